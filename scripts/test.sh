@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: a virtualenv with the Python dev dependencies, the
+# pinned Node oracles (Baileys, libsignal) under tests/node, then pytest. The MongoDB test server
+# (SecantusDB) is a pip dependency that a pytest fixture starts on loopback by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+
+if ! command -v node >/dev/null 2>&1; then
+  echo "node is required for the interop tests (Baileys, libsignal): apt-get install nodejs npm" >&2
+  exit 1
+fi
+(cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest "$@"
