@@ -6,6 +6,8 @@ import os
 import random
 
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tests.fixtures.node import run_node_json
 from whatsapp import xeddsa
@@ -56,9 +58,28 @@ def test_fresh_nonce_each_time_and_deterministic_with_random() -> None:
         ((2**255 - 20).to_bytes(32, "little"), b"\x00" * 64),  # u = -1: no Edwards image
         (b"\x00" * 32, b"\x00" * 64),
     ],
+    ids=lambda value: f"{len(value)}B",
 )
 def test_malformed_inputs_return_false(public: bytes, signature: bytes) -> None:
     assert xeddsa.verify(public, b"msg", signature) is False
+
+
+def test_low_order_public_key_accepts_no_forgery() -> None:
+    # u = 0 maps to the Edwards point (0, -1) of order 2, so h·A is the identity whenever h is even and
+    # R = s·B with any s forms a "valid" Ed25519 signature. Plain Ed25519 accepts it; xeddsa.verify must not.
+    low_order_edwards = Ed25519PublicKey.from_public_bytes((xeddsa.P - 1).to_bytes(32, "little"))
+    rng = random.Random(99)
+    forged = 0
+    for _ in range(16):
+        s_value = rng.randrange(xeddsa.L)
+        sig = xeddsa._encode_point(xeddsa._scalar_mult_base(s_value)) + s_value.to_bytes(32, "little")
+        try:
+            low_order_edwards.verify(sig, b"forged")
+        except InvalidSignature:
+            continue
+        forged += 1
+        assert not xeddsa.verify(bytes(32), b"forged", sig)
+    assert forged > 0  # the attack is real against an unchecked verifier
 
 
 def test_random_garbage_never_raises() -> None:

@@ -114,7 +114,8 @@ def verify_cert_chain(
     leaf = _parse_details(chain.leaf.details, "leaf")
     if leaf.issuer_serial != intermediate.serial:
         raise CertificateError(
-            f"leaf certificate issuer serial {leaf.issuer_serial} does not match intermediate serial {intermediate.serial}"
+            f"leaf certificate issuer serial {leaf.issuer_serial} does not match"
+            f" intermediate serial {intermediate.serial}"
         )
 
     now = time.time() if now is None else now
@@ -163,7 +164,9 @@ class CertificateAuthority:
             issuer_serial=intermediate_issuer_serial,
             key=self.intermediate_key.public,
             not_before=now - self.BACKDATE if intermediate_not_before is None else intermediate_not_before,
-            not_after=now + self.DEFAULT_INTERMEDIATE_LIFETIME if intermediate_not_after is None else intermediate_not_after,
+            not_after=now + self.DEFAULT_INTERMEDIATE_LIFETIME
+            if intermediate_not_after is None
+            else intermediate_not_after,
         )
         self._intermediate_cert = _signed(self.intermediate_details, self.root)
 
@@ -192,5 +195,7 @@ class CertificateAuthority:
             not_before=now - self.BACKDATE if not_before is None else not_before,
             not_after=now + self.DEFAULT_LEAF_LIFETIME if not_after is None else not_after,
         )
-        chain = cert_pb2.CertChain(leaf=_signed(leaf_details, self.intermediate_key), intermediate=self._intermediate_cert)
+        chain = cert_pb2.CertChain(
+            leaf=_signed(leaf_details, self.intermediate_key), intermediate=self._intermediate_cert
+        )
         return chain.SerializeToString()

@@ -100,7 +100,7 @@ class Credentials:
 
         def need(name: str, kind: type) -> Any:
             value = data.get(name)
-            if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+            if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
                 raise DecodeError(f"credentials field {name!r} is missing or not {kind.__name__}")
             return value
 

@@ -38,3 +38,48 @@ class CertificateError(HandshakeError):
 
 class PairingError(WhatsAppError):
     """Pairing data from the server or the phone did not check out."""
+
+
+# -- Signal protocol (whatsapp/signal/) ------------------------------------------------------------------
+# One class per failure a client must tell apart: a duplicate is acked and dropped, a bad MAC or missing
+# session triggers a retry receipt, an identity change is a policy decision, a missing prekey means a re-upload.
+
+
+class SignalError(CryptoError):
+    """A Signal message could not be decrypted or a session could not be built."""
+
+
+class NoSessionError(SignalError):
+    """No session (or no sender key) exists to encrypt or decrypt with."""
+
+
+class BadMacError(SignalError):
+    """The message MAC matched no session state: a wrong, stale or forged session."""
+
+
+class DuplicateMessageError(SignalError):
+    """The message key for this counter was already used (a redelivered message) or has expired."""
+
+
+class UntrustedIdentityError(SignalError):
+    """The peer's identity key differs from the stored one and the caller did not accept the change."""
+
+
+class InvalidPreKeyError(SignalError):
+    """A PreKeyWhisperMessage named a one-time or signed prekey we do not have."""
+
+    def __init__(self, message: str, pre_key_id: int | None = None) -> None:
+        self.pre_key_id = pre_key_id
+        super().__init__(message)
+
+
+class InvalidSignatureError(SignalError):
+    """A signed prekey or sender-key message signature did not verify."""
+
+
+class InvalidMessageError(SignalError):
+    """A well-formed message the ratchet refuses: too far in the future, on a closed chain."""
+
+
+class MalformedMessageError(DecodeError):
+    """Signal message bytes that do not parse: bad version byte, truncated protobuf, wrong key sizes."""

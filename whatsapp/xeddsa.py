@@ -19,7 +19,8 @@ a `random64` that is not 64 bytes (programming errors, not attacker input).
 The signing side is pure Python: the only Ed25519 library available derives the scalar from a
 seed by hashing it, so it cannot sign with a raw X25519 scalar. Base-point multiplication uses a
 precomputed table (radix 16, one table row per nibble), so a signature costs two table walks of
-64 mixed additions each, about a millisecond in CPython.
+64 mixed additions each, about half a millisecond in CPython. Python integers are not constant-time;
+that is accepted here (a local timing attacker on the bot's host has easier targets than this).
 """
 
 from __future__ import annotations
@@ -44,6 +45,17 @@ _BASE_Y = (4 * pow(5, P - 2, P)) % P
 _SQRT_M1 = pow(2, (P - 1) // 4, P)
 
 _HASH_PREFIX = b"\xfe" + b"\xff" * 31  # domain separation of XEdDSA nonces from Ed25519's
+
+# Montgomery u of the low-order points (besides u = p - 1, refused separately). A "public key" of small
+# order lets anyone forge signatures that verify under it, so such keys never verify anything.
+_SMALL_ORDER_U = frozenset(
+    {
+        0,
+        1,
+        325606250916557431795983626356110631294008115727848805560023387167927233504,
+        39382357235489614581723060781553021112529911719440698176882885853963445705823,
+    }
+)
 
 
 def _recover_x(y: int, sign: int) -> int:
@@ -87,27 +99,35 @@ def _add_cached(p: _Point, q: _Cached) -> _Point:
     return (e * f % P, g * h % P, f * g % P, e * h % P)
 
 
-def _to_cached(p: _Point) -> _Cached:
-    x, y, z, _ = p
-    zi = pow(z, P - 2, P)
-    x, y = x * zi % P, y * zi % P
-    return ((y + x) % P, (y - x) % P, 2 * D * x * y % P)
+def _to_cached_batch(points: list[_Point]) -> list[_Cached]:
+    """Affine (y + x, y - x, 2dxy) forms, with one shared inversion for all Z (Montgomery's trick)."""
+    prefix = [1]
+    for _, _, z, _ in points:
+        prefix.append(prefix[-1] * z % P)
+    inverse = pow(prefix[-1], P - 2, P)
+    cached: list[_Cached] = [(0, 0, 0)] * len(points)
+    for i in range(len(points) - 1, -1, -1):
+        x, y, z, _ = points[i]
+        zi = inverse * prefix[i] % P
+        inverse = inverse * z % P
+        x, y = x * zi % P, y * zi % P
+        cached[i] = ((y + x) % P, (y - x) % P, D2 * x * y % P)
+    return cached
 
 
 def _build_base_table() -> list[list[_Cached]]:
     """table[i][j] = j · 16^i · B for i in 0..63, j in 0..15 (j = 0 is the identity)."""
     base_x = _recover_x(_BASE_Y, 0)
     row_base: _Point = (base_x, _BASE_Y, 1, base_x * _BASE_Y % P)
-    table = []
+    multiples: list[_Point] = []
     for _ in range(64):
-        row: list[_Cached] = [(1, 1, 0)]
         acc = row_base
         for _j in range(1, 16):
-            row.append(_to_cached(acc))
+            multiples.append(acc)
             acc = _add(acc, row_base)
-        table.append(row)
         row_base = acc  # 16 · row_base
-    return table
+    cached = _to_cached_batch(multiples)
+    return [[(1, 1, 0), *cached[i * 15 : (i + 1) * 15]] for i in range(64)]
 
 
 _BASE_TABLE = _build_base_table()
@@ -162,7 +182,7 @@ def _montgomery_to_edwards_y(public_key: bytes) -> int | None:
         return None
     # Like X25519 we ignore bit 255 of u; a non-canonical u (>= p) is rejected outright.
     u = int.from_bytes(public_key, "little") & ((1 << 255) - 1)
-    if u >= P or u == P - 1:  # u = -1 has no Edwards image (division by zero)
+    if u >= P or u == P - 1 or u in _SMALL_ORDER_U:  # u = -1 has no Edwards image (division by zero)
         return None
     return (u - 1) * pow(u + 1, P - 2, P) % P
 

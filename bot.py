@@ -1,0 +1,270 @@
+"""The bot daemon: `python bot.py` links to an account, stays online, and comes back by itself.
+
+Configuration comes from the environment and `.env` (see `.env.example` and `botconfig.py`).
+SIGTERM / SIGINT close the socket (never a logout), flush the store and exit 0; a crash exits
+non-zero, so a platform restart policy of "on failure" restarts only what should be restarted.
+
+Exit codes: 0 deliberate stop (signal, replaced by another instance, lease lost);
+1 crash; 2 configuration error; 3 the server refused this client (outdated, fatal login failure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import qrcode
+from dotenv import load_dotenv
+from loguru import logger
+
+from botconfig import BotConfig, ConfigError
+from whatsapp import events
+from whatsapp.client import Client
+from whatsapp.payload import DeviceConfig
+from whatsapp.reconnect import DisconnectKind, ReconnectPolicy
+
+EXIT_OK = 0
+EXIT_CRASH = 1
+EXIT_CONFIG = 2
+EXIT_REFUSED = 3
+SHUTDOWN_BUDGET = 9.0  # seconds, inside Heroku's 30 s and Railway's draining window
+
+
+def configure_logging(level: str) -> None:
+    logger.remove()
+    logger.add(
+        sys.stderr,
+        level=level,
+        format="{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {name}:{line} - {message}",
+        backtrace=False,
+        diagnose=False,  # never dump local variables (keys) into tracebacks
+    )
+
+
+def render_qr(code: str) -> str:
+    qr = qrcode.QRCode(border=1)
+    qr.add_data(code)
+    qr.make(fit=True)
+    out = io.StringIO()
+    qr.print_ascii(out=out, invert=True)
+    return out.getvalue()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="WhatsApp bot daemon")
+    parser.add_argument("--reset-session", action="store_true", help="delete the stored session, then pair anew")
+    parser.add_argument("--export-session", metavar="PATH", help="write the stored session to PATH and exit")
+    parser.add_argument("--import-session", metavar="PATH", help="load a session exported earlier and exit")
+    parser.add_argument("--import-baileys", metavar="DIR", help="import a Baileys multi-file auth folder and exit")
+    parser.add_argument(
+        "--passphrase-env",
+        metavar="VAR",
+        default="SESSION_EXPORT_PASSPHRASE",
+        help="environment variable holding the passphrase of --export-session/--import-session files "
+        "(default SESSION_EXPORT_PASSPHRASE; falls back to SESSION_ENCRYPTION_KEY)",
+    )
+    return parser.parse_args(argv)
+
+
+def store_config(config: BotConfig) -> Any:
+    from storage import StoreConfig
+
+    return StoreConfig(
+        auth_dir=Path(config.auth_dir),
+        session_id=config.session_id,
+        mongodb_uri=config.mongodb_uri,
+        mongodb_db=config.mongodb_db,
+        encryption_key=config.session_encryption_key,
+    )
+
+
+async def session_tool(config: BotConfig, args: argparse.Namespace) -> int:
+    import storage
+
+    cfg = store_config(config)
+    if args.import_baileys:
+        await storage.import_baileys_folder(cfg, Path(args.import_baileys))
+        logger.info("Baileys auth folder {} imported into session {!r}", args.import_baileys, config.session_id)
+        return EXIT_OK
+    passphrase = os.environ.get(args.passphrase_env) or config.session_encryption_key
+    if not passphrase:
+        sys.stderr.write(f"configuration error: {args.passphrase_env}: set a passphrase for the session file\n")
+        return EXIT_CONFIG
+    if args.export_session:
+        await storage.export_session(cfg, Path(args.export_session), passphrase)
+        logger.info("session {!r} exported to {}", config.session_id, args.export_session)
+    else:
+        await storage.import_session(cfg, Path(args.import_session), passphrase)
+        logger.info("session {!r} imported from {}", config.session_id, args.import_session)
+    return EXIT_OK
+
+
+def build_client(config: BotConfig, auth: Any) -> Client:
+    presence = None if config.presence == "none" else config.presence
+    client = Client(
+        auth,
+        url=config.wa_url,
+        root_public_key=config.wa_root_key,
+        device=DeviceConfig(push_name=config.push_name),
+        phone_number=config.phone_number,
+        presence=presence,
+        # A daemon that was unlinked starts a fresh pairing by itself (the stored session is cleared).
+        policy=ReconnectPolicy(pair_again_after_logout=True),
+    )
+
+    import plugins
+
+    loaded = plugins.load_plugins()
+    plugins.attach(client)
+    if loaded:
+        logger.info("plugins loaded: {}", ", ".join(loaded))
+
+    @client.on(events.QR)
+    def show_qr(event: events.QR) -> None:
+        sys.stdout.write(render_qr(event.code))
+        sys.stdout.flush()
+        logger.info("QR code {}/{} (valid {:.0f}s): {}", event.index + 1, event.total, event.timeout, event.code)
+
+    @client.on(events.PairingCode)
+    def show_code(event: events.PairingCode) -> None:
+        logger.info(
+            "pairing code for +{}: {}  (WhatsApp → Linked devices → Link with phone number)",
+            config.phone_number,
+            event.display,
+        )
+
+    @client.on(events.PairSuccess)
+    def paired(event: events.PairSuccess) -> None:
+        logger.info("linked to {}", event.me_id)
+
+    @client.on(events.Connected)
+    def connected(event: events.Connected) -> None:
+        logger.info("bot online as {}", event.me_id)
+
+    @client.on(events.OfflineSyncCompleted)
+    def offline_done(event: events.OfflineSyncCompleted) -> None:
+        logger.debug("offline backlog done ({} stanzas)", event.count)
+
+    return client
+
+
+async def _wait_lease_lost(store: Any) -> None:
+    lease_lost = getattr(store, "lease_lost", None)
+    if lease_lost is None:
+        await asyncio.Event().wait()
+    elif hasattr(lease_lost, "wait"):
+        await lease_lost.wait()
+    else:
+        await lease_lost
+
+
+async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
+    import storage
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals_seen = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal signals_seen
+        signals_seen += 1
+        name = signal.Signals(signum).name
+        if signals_seen == 1:
+            logger.info("{} received: closing the connection (the session stays linked)", name)
+            stop.set()
+        else:
+            logger.info("{} received again; already stopping", name)
+
+    def handler(signum: int, frame: object) -> None:
+        # Plain signal handlers (not loop.add_signal_handler) stay installed after the loop closes,
+        # so a second SIGTERM during the final flush is still harmless.
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(on_signal, signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, handler)
+
+    cfg = store_config(config)
+    if reset_session:
+        logger.warning("--reset-session: deleting stored session {!r}; the bot will pair anew", config.session_id)
+        await storage.reset_session(cfg)
+
+    store = await storage.open_store(cfg)
+    client: Client | None = None
+    try:
+        lease = asyncio.ensure_future(store.acquire_lease())
+        stopper = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({lease, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if not lease.done():
+            lease.cancel()
+            stopper.cancel()
+            return EXIT_OK
+        stopper.cancel()
+        lease.result()
+
+        client = build_client(config, store)
+        logger.info("starting ({}; session {!r})", "logging in" if store.creds.paired else "pairing", config.session_id)
+        await client.start()
+        waiters = {
+            "signal": asyncio.ensure_future(stop.wait()),
+            "client": asyncio.ensure_future(client.wait()),
+            "lease": asyncio.ensure_future(_wait_lease_lost(store)),
+        }
+        done, _ = await asyncio.wait(waiters.values(), return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters.values():
+            if waiter not in done:
+                waiter.cancel()
+        if waiters["lease"] in done:
+            logger.error("another instance took the session lease; stopping without touching the session")
+            return EXIT_OK
+        if waiters["client"] in done and waiters["signal"] not in done:
+            reason = waiters["client"].result()
+            if reason.kind in (DisconnectKind.REPLACED, DisconnectKind.CLOSED_BY_USER):
+                return EXIT_OK
+            if reason.kind in (DisconnectKind.OUTDATED, DisconnectKind.FATAL, DisconnectKind.TEMPORARY_BAN):
+                return EXIT_REFUSED
+            return EXIT_CRASH
+        return EXIT_OK
+    finally:
+        if client is not None:
+            await client.close(timeout=SHUTDOWN_BUDGET / 2)
+        try:
+            await asyncio.wait_for(store.close(), SHUTDOWN_BUDGET / 2)
+        except Exception as exc:
+            logger.error("store did not close cleanly: {!r}", exc)
+        logger.info("stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    load_dotenv()
+    args = parse_args(argv)
+    try:
+        config = BotConfig.from_env()
+    except ConfigError as exc:
+        sys.stderr.write(f"configuration error: {exc}\n")
+        return EXIT_CONFIG
+    configure_logging(config.log_level)
+    try:
+        if args.export_session or args.import_session or args.import_baileys:
+            return asyncio.run(session_tool(config, args))
+        return asyncio.run(run_bot(config, reset_session=args.reset_session))
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception:
+        logger.exception("bot crashed")
+        return EXIT_CRASH
+    finally:
+        # Interpreter shutdown resets Python-level handlers to the default (die); a late second
+        # SIGTERM must not turn a clean exit 0 into "killed by signal".
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

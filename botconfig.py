@@ -1,0 +1,113 @@
+"""The bot's configuration, read from the environment (and `.env`, loaded by bot.py).
+
+Every value is checked at start; a wrong one raises `ConfigError` naming the variable, and the bot
+exits non-zero before touching the network or the store.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from whatsapp.certs import WA_ROOT_PUBLIC_KEY
+from whatsapp.errors import WhatsAppError
+
+DEFAULT_WA_URL = "wss://web.whatsapp.com/ws/chat"
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+PRESENCE_VALUES = ("available", "unavailable", "none")
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class ConfigError(WhatsAppError):
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        super().__init__(f"{variable}: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class BotConfig:
+    wa_url: str = DEFAULT_WA_URL
+    wa_root_key: bytes = WA_ROOT_PUBLIC_KEY
+    auth_dir: str = "whatsapp_auth"
+    session_id: str = "default"
+    phone_number: str | None = None
+    log_level: str = "INFO"
+    presence: str = "available"
+    push_name: str | None = None
+    mongodb_uri: str | None = None
+    mongodb_db: str | None = None
+    session_encryption_key: str | None = None
+
+    def __repr__(self) -> str:  # the URI may hold a password, the key is a secret
+        return (
+            f"BotConfig(wa_url={self.wa_url!r}, auth_dir={self.auth_dir!r}, session_id={self.session_id!r}, "
+            f"phone_number={'set' if self.phone_number else None}, mongodb={'set' if self.mongodb_uri else None}, "
+            f"encryption={'set' if self.session_encryption_key else None})"
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BotConfig:
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            if value is None:
+                return None
+            value = value.strip()
+            return value or None
+
+        wa_url = get("WA_URL") or DEFAULT_WA_URL
+        parsed = urlparse(wa_url)
+        if parsed.scheme not in ("ws", "wss") or not parsed.hostname:
+            raise ConfigError("WA_URL", f"must be a ws:// or wss:// URL, got {wa_url!r}")
+
+        root_key = WA_ROOT_PUBLIC_KEY
+        raw_root = get("WA_ROOT_KEY")
+        if raw_root is not None:
+            try:
+                root_key = bytes.fromhex(raw_root)
+            except ValueError:
+                raise ConfigError("WA_ROOT_KEY", "must be hex (64 hex digits)") from None
+            if len(root_key) != 32:
+                raise ConfigError("WA_ROOT_KEY", f"must be 32 bytes (64 hex digits), got {len(root_key)} bytes")
+
+        session_id = get("SESSION_ID") or "default"
+        if not _SESSION_ID.match(session_id):
+            raise ConfigError("SESSION_ID", "use 1-64 letters, digits, '.', '_' or '-'")
+
+        phone = get("PHONE_NUMBER")
+        if phone is not None:
+            phone = phone.removeprefix("+")
+            if not phone.isdigit() or phone.startswith("0") or not 7 <= len(phone) <= 15:
+                raise ConfigError(
+                    "PHONE_NUMBER", "digits only, international format without '+' or leading 0 (e.g. 15551234567)"
+                )
+
+        log_level = (get("LOG_LEVEL") or "INFO").upper()
+        if log_level not in LOG_LEVELS:
+            raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+
+        presence = (get("WA_PRESENCE") or "available").lower()
+        if presence not in PRESENCE_VALUES:
+            raise ConfigError("WA_PRESENCE", f"must be one of {', '.join(PRESENCE_VALUES)}")
+
+        mongodb_uri = get("MONGODB_URI")
+        if mongodb_uri is not None and not mongodb_uri.startswith(("mongodb://", "mongodb+srv://")):
+            raise ConfigError("MONGODB_URI", "must start with mongodb:// or mongodb+srv://")
+
+        return cls(
+            wa_url=wa_url,
+            wa_root_key=root_key,
+            auth_dir=get("AUTH_DIR") or "whatsapp_auth",
+            session_id=session_id,
+            phone_number=phone,
+            log_level=log_level,
+            presence=presence,
+            push_name=get("WA_PUSH_NAME"),
+            mongodb_uri=mongodb_uri,
+            mongodb_db=get("MONGODB_DB"),
+            session_encryption_key=get("SESSION_ENCRYPTION_KEY"),
+        )

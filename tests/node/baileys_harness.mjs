@@ -1,0 +1,239 @@
+// A long-running Node process driving ONE real, unmodified Baileys client against the emulated server.
+//
+// Configuration (environment):
+//   WA_URL        ws://127.0.0.1:PORT/ws/chat (required)
+//   WA_ROOT_KEY   hex of the emulator's root public key (patched into WA_CERT_DETAILS.PUBLIC_KEY when the
+//                 flavour has it, so the chain check stays meaningful if Baileys' Curve.verify is ever fixed)
+//   AUTH_DIR      folder for useMultiFileAuthState (required)
+//   FLAVOUR       "baileys" (7.0.0-rc14, default) or "@whiskeysockets/baileys" (6.7.24)
+//   PAIR_PHONE    if set and not registered: request a pairing code for this number instead of showing QRs
+//   RECONNECT     "1" (default): on close, reconnect like Baileys' README unless the status says not to
+//                 (401 logged out, 403, 405, 406, 402, 440 replaced, 411); "0": only the 515 restart
+//   QR_TIMEOUT_MS optional Baileys qrTimeout
+//   BAILEYS_LOG   pino-like level for Baileys' own log on stderr (default: silent)
+//
+// Protocol: one JSON object per line.
+//   stdout events: {"event":"ready"} {"event":"qr","qr"} {"event":"pairing_code","code"}
+//     {"event":"connection","connection":"connecting"|"open"|"close","statusCode","reason","willReconnect"}
+//     {"event":"creds","registered","me","lid"} {"event":"message","id","from","fromMe","participant","text","type"}
+//     {"event":"receipt", ...} {"event":"update", ...} {"event":"result","cmd","req", ...} {"event":"error","cmd","req","error"}
+//     {"event":"exit"}
+//   stdin commands: {"cmd": NAME, "req": optional correlation id, ...args}; every command answers with a
+//     "result" or "error" event carrying the same cmd and req.
+//
+// EXTENDING: add an entry to COMMANDS below: `name: async (args) => resultObject`. `current.sock` is the
+// live socket (it changes on every reconnect). The routing engineer adds messaging/group commands there.
+
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import readline from 'node:readline';
+
+const env = process.env;
+const FLAVOUR = env.FLAVOUR || 'baileys';
+const B = await import(FLAVOUR);
+const makeWASocket = B.default?.default || B.default || B.makeWASocket;
+const { useMultiFileAuthState, DisconnectReason } = B;
+
+const emit = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
+
+// A pino-compatible logger: silent unless BAILEYS_LOG names a level, then JSON lines on stderr.
+const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 };
+function makeLogger(level, bindings = {}) {
+    const threshold = LEVELS[level] ?? 100;
+    const log = (lvl) => (obj, msg) => {
+        if (LEVELS[lvl] < threshold) return;
+        let data = obj;
+        try {
+            data = JSON.parse(JSON.stringify(obj, (k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+        } catch { data = String(obj); }
+        process.stderr.write(JSON.stringify({ level: lvl, ...bindings, msg, data }) + '\n');
+    };
+    return {
+        level,
+        child: (more) => makeLogger(level, { ...bindings, ...more }),
+        trace: log('trace'), debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'),
+        fatal: log('fatal'),
+    };
+}
+const logger = makeLogger(env.BAILEYS_LOG || 'silent');
+
+if (env.WA_ROOT_KEY && B.WA_CERT_DETAILS && 'PUBLIC_KEY' in B.WA_CERT_DETAILS) {
+    B.WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(env.WA_ROOT_KEY, 'hex');
+}
+
+const NO_RECONNECT = new Set([401, 402, 403, 405, 406, 411, 440]);
+const current = { sock: null, generation: 0, quitting: false };
+const { state, saveCreds } = await useMultiFileAuthState(env.AUTH_DIR);
+let pairingCodeRequested = false;
+
+const messageText = (m) =>
+    m?.conversation ?? m?.extendedTextMessage?.text ?? m?.ephemeralMessage?.message?.conversation ?? null;
+
+function start() {
+    const generation = ++current.generation;
+    const config = {
+        waWebSocketUrl: env.WA_URL,
+        auth: state,
+        logger,
+        printQRInTerminal: false,
+        defaultQueryTimeoutMs: 5000,
+        syncFullHistory: false,
+        markOnlineOnConnect: false,
+        fireInitQueries: true,
+        browser: ['Ubuntu', 'Chrome', '22.04'],
+    };
+    if (env.QR_TIMEOUT_MS) config.qrTimeout = Number(env.QR_TIMEOUT_MS);
+    const sock = makeWASocket(config);
+    current.sock = sock;
+    sock.ev.on('creds.update', async () => {
+        await saveCreds();
+        emit({ event: 'creds', registered: !!state.creds.registered, me: state.creds.me?.id ?? null,
+               lid: state.creds.me?.lid ?? null });
+    });
+    sock.ev.on('connection.update', async (update) => {
+        if (generation !== current.generation) return;
+        const { connection, lastDisconnect, qr } = update;
+        if (qr) {
+            if (env.PAIR_PHONE && !state.creds.registered) {
+                if (!pairingCodeRequested) {
+                    pairingCodeRequested = true;
+                    try {
+                        const code = await sock.requestPairingCode(env.PAIR_PHONE);
+                        emit({ event: 'pairing_code', code });
+                    } catch (err) {
+                        emit({ event: 'error', cmd: 'requestPairingCode', error: String(err?.message ?? err) });
+                    }
+                }
+            } else {
+                emit({ event: 'qr', qr });
+            }
+        }
+        if (update.receivedPendingNotifications) emit({ event: 'offline_done' });
+        if (!connection) return;
+        if (connection === 'close') {
+            const statusCode = lastDisconnect?.error?.output?.statusCode ?? null;
+            const willReconnect = !current.quitting && !NO_RECONNECT.has(statusCode)
+                && (env.RECONNECT !== '0' || statusCode === DisconnectReason.restartRequired);
+            emit({ event: 'connection', connection, statusCode, reason: String(lastDisconnect?.error?.message ?? ''),
+                   willReconnect });
+            if (willReconnect) {
+                pairingCodeRequested = false;
+                start();
+            }
+        } else {
+            emit({ event: 'connection', connection, me: state.creds.me?.id ?? null });
+        }
+    });
+    sock.ev.on('messages.upsert', ({ messages, type }) => {
+        for (const m of messages) {
+            emit({ event: 'message', id: m.key.id, from: m.key.remoteJid, fromMe: !!m.key.fromMe,
+                   participant: m.key.participant ?? null, text: messageText(m.message), type,
+                   stub: m.messageStubType ?? null });
+            // (routing) Baileys' event buffer folds receipts that arrive while our own sent message is still
+            // buffered into that message instead of emitting message-receipt.update: report them the same way.
+            for (const receipt of m.userReceipt ?? []) {
+                emit({ event: 'receipt', id: m.key.id, from: m.key.remoteJid, receipt });
+            }
+        }
+    });
+    sock.ev.on('messages.update', (updates) => {
+        for (const u of updates) {
+            emit({ event: 'update', id: u.key.id, from: u.key.remoteJid, fromMe: !!u.key.fromMe,
+                   status: u.update?.status ?? null });
+        }
+    });
+    sock.ev.on('message-receipt.update', (updates) => {
+        for (const u of updates) {
+            emit({ event: 'receipt', id: u.key.id, from: u.key.remoteJid, receipt: u.receipt });
+        }
+    });
+}
+
+// Commands: name -> async (args) => result. Extend here.
+export const COMMANDS = {
+    ping: async () => ({ pong: true }),
+    state: async () => ({ registered: !!state.creds.registered, me: state.creds.me?.id ?? null,
+                          lid: state.creds.me?.lid ?? null, generation: current.generation }),
+    send_text: async ({ jid, text }) => {
+        const sent = await current.sock.sendMessage(jid, { text });
+        return { id: sent?.key?.id ?? null };
+    },
+    create_group: async ({ subject, participants }) => {
+        const meta = await current.sock.groupCreate(subject, participants);
+        return { id: meta.id, subject: meta.subject };
+    },
+    // (routing) Full group metadata as Baileys parsed it from the server's <group>.
+    group_metadata: async ({ jid }) => {
+        const meta = await current.sock.groupMetadata(jid);
+        return { id: meta.id, subject: meta.subject, addressingMode: meta.addressingMode, owner: meta.owner ?? null,
+                 participants: meta.participants.map((p) => ({ id: p.id, admin: p.admin ?? null,
+                                                               lid: p.lid ?? null, phoneNumber: p.phoneNumber ?? null })) };
+    },
+    // (routing) `count` texts "<prefix><i>" sent one after the other, each awaited as an application would.
+    send_burst: async ({ jid, count, prefix }) => {
+        const started = process.hrtime.bigint();
+        const ids = [];
+        for (let i = 0; i < count; i++) ids.push((await current.sock.sendMessage(jid, { text: `${prefix}${i}` })).key.id);
+        return { ids, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+    },
+    // Close the socket without logging out (the auth folder stays valid); no reconnect.
+    end: async () => {
+        current.quitting = true;
+        current.sock.end(undefined);
+        return {};
+    },
+    logout: async () => {
+        current.quitting = true;
+        await current.sock.logout();
+        return {};
+    },
+    // Send raw bytes on the WebSocket, by default a well-framed 20-byte payload that cannot decrypt:
+    // the server must close only this connection.
+    send_garbage: async ({ hex }) => {
+        const data = hex ? Buffer.from(hex, 'hex') : Buffer.concat([Buffer.from([0, 0, 20]), randomBytes(20)]);
+        current.sock.ws.send(data);
+        return {};
+    },
+    // One IQ round trip through the server (Baileys' keep-alive ping, sent now).
+    query_ping: async () => {
+        const sock = current.sock;
+        const res = await sock.query({ tag: 'iq', attrs: { id: sock.generateMessageTag(), to: 's.whatsapp.net',
+                                                           type: 'get', xmlns: 'w:p' },
+                                       content: [{ tag: 'ping', attrs: {} }] });
+        return { type: res.attrs.type };
+    },
+    quit: async () => {
+        current.quitting = true;
+        try { current.sock?.end(undefined); } catch { /* already closed */ }
+        setTimeout(() => { emit({ event: 'exit' }); process.exit(0); }, 200);
+        return {};
+    },
+};
+
+const rl = readline.createInterface({ input: process.stdin });
+rl.on('line', async (line) => {
+    if (!line.trim()) return;
+    let cmd;
+    try {
+        cmd = JSON.parse(line);
+    } catch (err) {
+        emit({ event: 'error', cmd: null, error: `bad JSON: ${err.message}` });
+        return;
+    }
+    const handler = COMMANDS[cmd.cmd];
+    if (!handler) {
+        emit({ event: 'error', cmd: cmd.cmd, req: cmd.req ?? null, error: 'unknown command' });
+        return;
+    }
+    try {
+        const result = await handler(cmd);
+        emit({ event: 'result', cmd: cmd.cmd, req: cmd.req ?? null, ...result });
+    } catch (err) {
+        emit({ event: 'error', cmd: cmd.cmd, req: cmd.req ?? null, error: String(err?.message ?? err) });
+    }
+});
+rl.on('close', () => { current.quitting = true; try { current.sock?.end(undefined); } catch { } process.exit(0); });
+
+fs.mkdirSync(env.AUTH_DIR, { recursive: true });
+emit({ event: 'ready', flavour: FLAVOUR, registered: !!state.creds.registered });
+start();

@@ -1,0 +1,427 @@
+"""The MongoDB copy and the double-writing store against a real server (SecantusDB over loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from storage import (
+    BackupError,
+    LeaseLostError,
+    MongoUnavailableError,
+    SessionStore,
+    StorageError,
+    StoreConfig,
+    WrongEncryptionKeyError,
+    export_session,
+    import_session,
+    open_store,
+    reset_session,
+)
+from storage.folder import FolderStore
+from storage.model import KeyRef, Snapshot
+from storage.mongo import MongoStore
+from tests.fixtures.mongo import MongoTestServer, free_port
+from tests.storage_helpers import fast_mongo_config, sample_keys
+from whatsapp.auth import ConnectionStatus, KeyType
+
+pytestmark = pytest.mark.mongo
+
+
+async def write(store: SessionStore, keys: dict[KeyRef, bytes | None], *, creds: bool = True) -> None:
+    async with store.transaction() as tx:
+        if creds:
+            tx.set_creds(store.creds)
+        for (key_type, key_id), value in keys.items():
+            tx.set(KeyType(key_type), key_id, value)
+
+
+async def mongo_copy(config: StoreConfig) -> Snapshot | None:
+    mongo = MongoStore(config.mongodb_uri or "", config.mongodb_db, config.session_id, config.encryption_key)
+    try:
+        return (await mongo.load()).snapshot
+    finally:
+        await mongo.close()
+
+
+def folder_copy(config: StoreConfig) -> Snapshot | None:
+    return FolderStore(config.auth_dir, config.session_id, config.encryption_key).load().snapshot
+
+
+async def assert_copies_equal(config: StoreConfig, expected: Snapshot) -> None:
+    stored, local = await mongo_copy(config), folder_copy(config)
+    assert stored is not None and local is not None
+    for copy in (stored, local):
+        assert copy.lineage == expected.lineage
+        assert copy.version == expected.version
+        assert copy.creds == expected.creds
+        assert copy.keys == expected.keys
+
+
+@pytest.mark.parametrize("encryption_key", [None, "mongo secret"])
+async def test_every_key_type_round_trips_through_both_copies(
+    tmp_path: Path, mongo_server: MongoTestServer, mongo_db_name: str, encryption_key: str | None
+) -> None:
+    config = fast_mongo_config(tmp_path, mongo_server.uri, mongo_db_name, encryption_key=encryption_key)
+    store = await open_store(config)
+    assert store.loaded_from == "new"
+    await store.acquire_lease()
+    keys = sample_keys()
+    await write(store, keys)
+    await write(store, {("session", "nul.0"): None, ("pre-key", "17"): b"\x01" * 64}, creds=False)
+    expected = store.snapshot()
+    creds = store.creds.to_dict()
+    await store.close()
+    await assert_copies_equal(config, expected)
+    assert expected.keys[("pre-key", "17")] == b"\x01" * 64 and ("session", "nul.0") not in expected.keys
+
+    # The redeploy that wipes the disk: the session comes back from MongoDB, byte for byte.
+    shutil.rmtree(tmp_path / "auth")
+    again = await open_store(config)
+    assert again.loaded_from == "mongodb"
+    assert again.creds.to_dict() == creds
+    assert again.snapshot().keys == expected.keys
+    await again.acquire_lease()  # rebuilds the folder
+    await again.close()
+    await assert_copies_equal(config, expected)
+
+    client: AsyncMongoClient = AsyncMongoClient(mongo_server.uri)
+    db = client[mongo_db_name]
+    doc = await db.whatsapp_sessions.find_one({"_id": "test"})
+    assert doc is not None
+    for field in ("sessionId", "credentials", "connectionStatus", "createdAt", "updatedAt", "version", "lineage"):
+        assert field in doc, field
+    key_doc = await db.whatsapp_session_keys.find_one({"sessionId": "test", "type": "pre-key", "id": "17"})
+    assert key_doc is not None and isinstance(key_doc["value"], bytes)  # BSON Binary, decoded to bytes
+    if encryption_key:
+        assert set(doc["credentials"]) == {"sealed"} and key_doc["sealed"] is True
+        assert key_doc["value"] != b"\x01" * 64
+    else:
+        assert doc["credentials"]["noise_key"] == creds["noise_key"]
+    indexes = await db.whatsapp_session_keys.index_information()
+    assert any(ix.get("unique") and [k for k, _ in ix["key"]] == ["sessionId", "type", "id"] for ix in indexes.values())
+    await client.close()
+
+
+async def test_status_and_logout_are_recorded(
+    tmp_path: Path, mongo_server: MongoTestServer, mongo_db_name: str
+) -> None:
+    config = fast_mongo_config(tmp_path, mongo_server.uri, mongo_db_name)
+    store = await open_store(config)
+    await store.acquire_lease()
+    await store.set_status(ConnectionStatus.CONNECTING)
+    await write(store, sample_keys())
+    await store.set_status(ConnectionStatus.OPEN, me_id="15551234567:12@s.whatsapp.net")
+    client: AsyncMongoClient = AsyncMongoClient(mongo_server.uri)
+    sessions = client[mongo_db_name].whatsapp_sessions
+    doc = await sessions.find_one({"_id": "test"})
+    assert doc is not None
+    assert doc["connectionStatus"] == "open"
+    assert doc["phoneNumber"] == "15551234567" and doc["meId"] == "15551234567:12@s.whatsapp.net"
+    assert doc["lastUpdate"] is not None
+
+    await store.clear()
+    doc = await sessions.find_one({"_id": "test"})
+    assert doc is not None and doc["connectionStatus"] == "logged_out" and doc["credentials"] is None
+    assert await client[mongo_db_name].whatsapp_session_keys.count_documents({"sessionId": "test"}) == 0
+    await store.close()
+    assert folder_copy(config) is None or folder_copy(config).creds is None  # type: ignore[union-attr]
+    again = await open_store(config)
+    assert again.loaded_from == "new"
+    await again.close()
+    await client.close()
+
+
+async def test_folder_only_session_is_uploaded_on_first_start_with_mongodb(
+    tmp_path: Path, mongo_server: MongoTestServer, mongo_db_name: str
+) -> None:
+    local_config = StoreConfig(auth_dir=tmp_path / "auth", session_id="test")
+    store = await open_store(local_config)
+    await store.acquire_lease()
+    await write(store, sample_keys())
+    expected = store.snapshot()
+    await store.close()
+
+    config = fast_mongo_config(tmp_path, mongo_server.uri, mongo_db_name)
+    assert await mongo_copy(config) is None
+    store = await open_store(config)
+    assert store.loaded_from == "folder"
+    await store.acquire_lease()
+    await store.close()
+    await assert_copies_equal(config, expected)
+
+
+async def test_mongodb_ahead_of_the_folder_wins(
+    tmp_path: Path, mongo_server: MongoTestServer, mongo_db_name: str
+) -> None:
+    """A crash between the MongoDB commit and the folder write leaves MongoDB one version ahead."""
+    config = fast_mongo_config(tmp_path, mongo_server.uri, mongo_db_name)
+    store = await open_store(config)
+    await store.acquire_lease()
+    await write(store, {("session", "a.0"): b"1"})
+    await store.close()
+    saved = tmp_path / "saved"
+    shutil.copytree(tmp_path / "auth", saved)
+    store = await open_store(config)
+    await store.acquire_lease()
+    await write(store, {("session", "a.0"): b"2"})
+    expected = store.snapshot()
+    await store.close()
+    shutil.rmtree(tmp_path / "auth")
+    shutil.copytree(saved, tmp_path / "auth")  # the folder as it was before the last unit of work
+
+    again = await open_store(config)
+    assert again.loaded_from == "mongodb" and again.version == expected.version
+    assert await again.get(KeyType.SESSION, ["a.0"]) == {"a.0": b"2"}
+    await again.acquire_lease()
+    await again.close()
+    await assert_copies_equal(config, expected)
+
+
+async def test_mongodb_down_at_start_runs_on_the_folder_then_replays(
+    tmp_path: Path, mongo_server: MongoTestServer, mongo_db_name: str
+) -> None:
+    config = fast_mongo_config(tmp_path, mongo_server.uri, mongo_db_name)
+    store = await open_store(config)
+    await store.acquire_lease()
+    await write(store, sample_keys())
+    await store.close()
+
+    mongo_server.stop(signal.SIGKILL)
+    try:
+        store = await open_store(config)
+        assert store.loaded_from == "folder" and not store.mongo_online
+        await store.acquire_lease()  # provisional: MongoDB unreachable
+        for i in range(5):
+            await write(store, {("session", f"offline{i}.0"): bytes([i]) * 100})
+        assert store.pending_changes() >= 5  # (MongoDB's version is unknown until it answers)
+    finally:
+        mongo_server.start()
+    await wait_until(lambda: store.mongo_online, 20)
+    expected = store.snapshot()
+    await assert_copies_equal(config, expected)
+    await store.close()
+
+
+async def wait_until(predicate, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_mongodb_stopped_mid_run_writes_never_fail(
+    tmp_path: Path, mongo_server: MongoTestServer, mongo_db_name: str
+) -> None:
+    config = fast_mongo_config(tmp_path, mongo_server.uri, mongo_db_name)
+    store = await open_store(config)
+    await store.acquire_lease()
+    await write(store, sample_keys())
+    written = 0
+    stop = asyncio.Event()
+
+    async def writer() -> None:
+        nonlocal written
+        while not stop.is_set():
+            await write(
+                store,
+                {
+                    ("session", f"peer{written % 7}.0"): written.to_bytes(4, "big") * 300,
+                    ("pre-key", str(written)): b"k" * 64,
+                },
+            )
+            written += 1
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(writer())
+    await asyncio.sleep(0.3)
+    mongo_server.stop(signal.SIGKILL)
+    before_outage = written
+    await asyncio.sleep(1.5)
+    assert written > before_outage + 5  # the writes flowed on while MongoDB was down
+    assert not task.done()
+    mongo_server.start()
+    await wait_until(lambda: store.mongo_online, 20)
+    await asyncio.sleep(0.3)
+    stop.set()
+    await task  # re-raises if any write failed
+    assert store.pending_changes() == 0
+    expected = store.snapshot()
+    await store.close()
+    await assert_copies_equal(config, expected)
+
+
+async def test_unreachable_mongodb_without_a_folder_names_the_cause(tmp_path: Path, mongo_db_name: str) -> None:
+    uri = f"mongodb://127.0.0.1:{free_port()}/"
+    config = fast_mongo_config(tmp_path, uri, mongo_db_name)
+    with pytest.raises(MongoUnavailableError, match=r"MongoDB at mongodb://127\.0\.0\.1:\d+/ is unreachable") as info:
+        await open_store(config)
+    assert "start again once MongoDB is reachable" in str(info.value)
+
+
+async def test_mongodb_password_never_appears_in_errors(tmp_path: Path, mongo_db_name: str) -> None:
+    uri = f"mongodb://bot:hunter2@127.0.0.1:{free_port()}/"
+    with pytest.raises(MongoUnavailableError) as info:
+        await open_store(fast_mongo_config(tmp_path, uri, mongo_db_name))
+    assert "hunter2" not in str(info.value)
+
+
+async def test_wrong_key_for_the_mongodb_copy_refuses_and_changes_nothing(
+    tmp_path: Path, mongo_server: MongoTestServer, mongo_db_name: str
+) -> None:
+    config = fast_mongo_config(tmp_path, mongo_server.uri, mongo_db_name, encryption_key="right")
+    store = await open_store(config)
+    await store.acquire_lease()
+    await write(store, sample_keys())
+    await store.close()
+    shutil.rmtree(tmp_path / "auth")
+    client: AsyncMongoClient = AsyncMongoClient(mongo_server.uri)
+    db = client[mongo_db_name]
+    before = (await db.whatsapp_sessions.find_one({"_id": "test"}), await db.whatsapp_session_keys.count_documents({}))
+    wrong = fast_mongo_config(tmp_path, mongo_server.uri, mongo_db_name, encryption_key="wrong")
+    with pytest.raises(WrongEncryptionKeyError, match=r"does not open .*whatsapp_sessions.*wrong key"):
+        await open_store(wrong)
+    after = (await db.whatsapp_sessions.find_one({"_id": "test"}), await db.whatsapp_session_keys.count_documents({}))
+    assert after == before
+    await client.close()
+
+
+async def test_lease_fences_a_stalled_owner(tmp_path: Path, mongo_server: MongoTestServer, mongo_db_name: str) -> None:
+    first = await open_store(fast_mongo_config(tmp_path / "a", mongo_server.uri, mongo_db_name))
+    await first.acquire_lease()
+    await write(first, {("session", "a.0"): b"first"})
+    # Simulate a process frozen past its lease (GC pause, suspended container): no more renewals.
+    assert first._renew_task is not None
+    first._renew_task.cancel()
+    second = await open_store(fast_mongo_config(tmp_path / "b", mongo_server.uri, mongo_db_name))
+    assert second.loaded_from == "mongodb"
+    started = asyncio.get_running_loop().time()
+    await second.acquire_lease()
+    assert asyncio.get_running_loop().time() - started < 1.5 + 1.0
+    assert (second.lease_token or 0) > (first.lease_token or 0)
+    with pytest.raises(LeaseLostError, match="another process took over"):
+        await write(first, {("session", "a.0"): b"stale write"})
+    assert first.lease_lost.is_set()
+    with pytest.raises(LeaseLostError):
+        await write(first, {("session", "a.0"): b"again"})
+    await write(second, {("session", "b.0"): b"second"})
+    stored = await mongo_copy(second.config)
+    assert stored is not None and stored.keys[("session", "a.0")] == b"first"
+    await second.close()
+    await first.close()
+    # The stale process's folder knows it lost: its next start takes MongoDB's copy.
+    stale = await open_store(fast_mongo_config(tmp_path / "a", mongo_server.uri, mongo_db_name))
+    assert stale.loaded_from == "mongodb" and stale.snapshot().keys.get(("session", "b.0")) == b"second"
+    await stale.close()
+
+
+async def test_released_lease_is_taken_at_once(
+    tmp_path: Path, mongo_server: MongoTestServer, mongo_db_name: str
+) -> None:
+    config_a = fast_mongo_config(tmp_path / "a", mongo_server.uri, mongo_db_name, lease_ttl=30)
+    first = await open_store(config_a)
+    await first.acquire_lease()
+    await write(first, {("session", "a.0"): b"1"})
+    second = await open_store(fast_mongo_config(tmp_path / "b", mongo_server.uri, mongo_db_name, lease_ttl=30))
+    waiter = asyncio.create_task(second.acquire_lease())
+    await asyncio.sleep(0.5)
+    assert not waiter.done()
+    await write(first, {("session", "a.0"): b"2"})  # written while the other one waits
+    await first.close()  # SIGTERM path: releases the lease
+    await asyncio.wait_for(waiter, 2.0)  # far sooner than the 30 s expiry
+    # It reloaded what the first one wrote while it waited.
+    assert await second.get(KeyType.SESSION, ["a.0"]) == {"a.0": b"2"}
+    await second.close()
+
+
+async def test_reset_session_removes_both_copies_and_refuses_while_in_use(
+    tmp_path: Path, mongo_server: MongoTestServer, mongo_db_name: str
+) -> None:
+    config = fast_mongo_config(tmp_path, mongo_server.uri, mongo_db_name)
+    store = await open_store(config)
+    await store.acquire_lease()
+    await write(store, sample_keys())
+    with pytest.raises(StorageError, match="in use"):
+        await reset_session(config)
+    await store.close()
+    await reset_session(config)
+    assert not (tmp_path / "auth" / "test").exists()
+    assert await mongo_copy(config) is None
+    again = await open_store(config)
+    assert again.loaded_from == "new"
+    await again.close()
+
+
+async def test_export_and_import_a_whole_session(
+    tmp_path: Path, mongo_server: MongoTestServer, mongo_db_name: str
+) -> None:
+    config = fast_mongo_config(tmp_path, mongo_server.uri, mongo_db_name, encryption_key="at rest")
+    store = await open_store(config)
+    await store.acquire_lease()
+    await write(store, sample_keys())
+    expected = store.snapshot()
+    await store.close()
+    backup = tmp_path / "backup.wasession"
+    await export_session(config, backup, "backup passphrase")
+    assert b"noise_key" not in backup.read_bytes()
+    with pytest.raises(BackupError, match="passphrase does not open"):
+        await import_session(config, backup, "not the passphrase")
+
+    await reset_session(config)
+    await import_session(config, backup, "backup passphrase")
+    restored = await open_store(config)
+    assert restored.loaded_from == "mongodb"
+    assert restored.snapshot().creds == expected.creds and restored.snapshot().keys == expected.keys
+    await restored.acquire_lease()
+    state = restored.snapshot()
+    await restored.close()
+    await assert_copies_equal(config, state)
+
+
+async def test_forked_offline_history_never_overwrites_mongodb(
+    tmp_path: Path, mongo_server: MongoTestServer, mongo_db_name: str
+) -> None:
+    """An old disk (stale folder) starts while MongoDB is down and writes; MongoDB's newer history must win."""
+    config = fast_mongo_config(tmp_path, mongo_server.uri, mongo_db_name)
+    store = await open_store(config)
+    await store.acquire_lease()
+    for i in range(3):
+        await write(store, {("session", "a.0"): f"mongo {i}".encode()})
+    await store.close()
+    saved = tmp_path / "old-disk"
+    shutil.copytree(tmp_path / "auth", saved)
+    store = await open_store(config)
+    await store.acquire_lease()
+    for i in range(3, 6):
+        await write(store, {("session", "a.0"): f"mongo {i}".encode()})
+    expected = store.snapshot()
+    await store.close()
+    shutil.rmtree(tmp_path / "auth")
+    shutil.copytree(saved, tmp_path / "auth")
+
+    mongo_server.stop(signal.SIGKILL)
+    try:
+        stale = await open_store(config)
+        assert stale.loaded_from == "folder" and stale.version == 3
+        await stale.acquire_lease()
+        for i in range(5):  # versions 4..8: numbers beyond MongoDB's 6, but another history
+            await write(stale, {("session", "a.0"): f"fork {i}".encode()})
+    finally:
+        mongo_server.start()
+    await wait_until(stale.lease_lost.is_set, 20)
+    with pytest.raises(LeaseLostError):
+        await write(stale, {("session", "a.0"): b"more"})
+    await stale.close()
+    stored = await mongo_copy(config)
+    assert stored is not None
+    assert (stored.version, stored.head, stored.keys) == (expected.version, expected.head, expected.keys)
+    again = await open_store(config)
+    assert again.loaded_from == "mongodb" and await again.get(KeyType.SESSION, ["a.0"]) == {"a.0": b"mongo 5"}
+    await again.acquire_lease()
+    await again.close()
+    await assert_copies_equal(config, expected)

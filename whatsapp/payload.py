@@ -1,0 +1,292 @@
+"""The ClientPayload sent inside the Noise ClientFinish: registration (new device) and login (paired device).
+
+Sans-I/O: builders turn `Credentials` + `DeviceConfig` into a `wa6_pb2.ClientPayload`; `parse_client_payload`
+turns the bytes back into plain records (what the emulated server needs to register or log a device in).
+Field choices follow Baileys 7's `generateRegistrationNode` / `generateLoginNode` so that the server sees the
+same thing from us as from a Baileys client configured the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from google.protobuf.message import DecodeError as ProtobufDecodeError
+
+from whatsapp import xeddsa
+from whatsapp.creds import Credentials
+from whatsapp.errors import DecodeError, EncodeError
+from whatsapp.jid import JID
+from whatsapp.keys import DJB_TYPE, KEY_LENGTH, prefixed
+from whatsapp.proto import companion_reg_pb2, wa6_pb2
+
+ClientPayload = wa6_pb2.ClientPayload
+DeviceProps = companion_reg_pb2.DeviceProps
+
+# WA Web's client_revision the version triple ends with; the server answers 405 to builds that are too old.
+DEFAULT_VERSION: tuple[int, int, int] = (2, 3000, 1035194821)
+
+# Companion web client types, as put in the QR string and in companion_platform_id (Baileys 7 / whatsmeow).
+WEB_CLIENT_TYPES: dict[str, str] = {
+    "Chrome": "1",
+    "Edge": "2",
+    "Firefox": "3",
+    "IE": "4",
+    "Opera": "5",
+    "Safari": "6",
+}
+WEB_CLIENT_ELECTRON = "7"
+WEB_CLIENT_UWP = "8"
+WEB_CLIENT_OTHER = "9"
+
+# webSubPlatform for a native desktop app that syncs full history (Baileys' choice).
+_DESKTOP_SUB_PLATFORMS = {
+    "Mac OS": ClientPayload.WebInfo.DARWIN,
+    "Windows": ClientPayload.WebInfo.WIN32,
+}
+
+
+def _default_history_sync_config() -> DeviceProps.HistorySyncConfig:
+    # The set Baileys 7 advertises, explicit `false`s included, so the phone treats us like a Baileys client.
+    return DeviceProps.HistorySyncConfig(
+        storageQuotaMb=10240,
+        inlineInitialPayloadInE2EeMsg=True,
+        supportCallLogHistory=False,
+        supportBotUserAgentChatHistory=True,
+        supportCagReactionsAndPolls=True,
+        supportBizHostedMsg=True,
+        supportRecentSyncChunkMessageCountTuning=True,
+        supportHostedGroupMsg=True,
+        supportFbidBotChatHistory=True,
+        supportMessageAssociation=True,
+        supportGroupHistory=False,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConfig:
+    """How this companion presents itself. Defaults equal Baileys 7's (`Browsers.macOS('Chrome')`).
+
+    `os_name` is what the phone lists under "Linked devices"; `browser` picks the platform type and the
+    web client type; "Desktop" makes us a desktop app (Electron, or UWP on Windows).
+    """
+
+    version: tuple[int, int, int] = DEFAULT_VERSION
+    os_name: str = "Mac OS"
+    browser: str = "Chrome"
+    os_version: str = "14.4.1"
+    # DeviceProps.PlatformType; None derives it from `browser` the way Baileys does.
+    platform_type: int | None = None
+    device_props_version: tuple[int, int, int] = (10, 15, 7)
+    push_name: str | None = None
+    country_code: str = "US"
+    language: str = "en"
+    sync_full_history: bool = True
+    history_sync_config: DeviceProps.HistorySyncConfig = field(default_factory=_default_history_sync_config)
+    # Login-mode flags: passive=True/pull=True make the server hold the offline queue until we ask for it.
+    login_passive: bool = True
+    login_pull: bool = True
+    lid_db_migrated: bool = False
+    connect_type: int = ClientPayload.WIFI_UNKNOWN
+    connect_reason: int = ClientPayload.USER_ACTIVATED
+
+    def __post_init__(self) -> None:
+        if len(self.version) != 3 or not all(isinstance(v, int) and 0 <= v < 2**32 for v in self.version):
+            raise EncodeError(f"version must be three unsigned 32-bit integers, got {self.version!r}")
+
+    @property
+    def is_android(self) -> bool:
+        return "android" in self.browser.lower()
+
+    @property
+    def resolved_platform_type(self) -> int:
+        if self.platform_type is not None:
+            return self.platform_type
+        if self.browser.upper() == "ANDROID":
+            return DeviceProps.ANDROID_PHONE
+        try:
+            return DeviceProps.PlatformType.Value(self.browser.upper())
+        except ValueError:
+            return DeviceProps.CHROME
+
+    @property
+    def web_client_type(self) -> str:
+        """The client type digit of the QR string and of `companion_platform_id` (Baileys 7's mapping)."""
+        if self.browser == "Desktop":
+            return WEB_CLIENT_UWP if self.os_name == "Windows" else WEB_CLIENT_ELECTRON
+        return WEB_CLIENT_TYPES.get(self.browser, WEB_CLIENT_OTHER)
+
+    @property
+    def platform_display(self) -> str:
+        """`companion_platform_display` for pairing-code linking: "Browser (OS)", e.g. "Chrome (Mac OS)"."""
+        return f"{self.browser} ({self.os_name})"
+
+    @property
+    def version_string(self) -> str:
+        return ".".join(str(v) for v in self.version)
+
+    @property
+    def build_hash(self) -> bytes:
+        """MD5 of the dotted version string, sent as DevicePairingRegistrationData.buildHash."""
+        return hashlib.md5(self.version_string.encode()).digest()
+
+
+def _common_payload(config: DeviceConfig) -> ClientPayload:
+    payload = ClientPayload(connectType=config.connect_type, connectReason=config.connect_reason)
+    agent = payload.userAgent
+    agent.platform = ClientPayload.UserAgent.ANDROID if config.is_android else ClientPayload.UserAgent.WEB
+    agent.appVersion.primary, agent.appVersion.secondary, agent.appVersion.tertiary = config.version
+    agent.mcc = "000"
+    agent.mnc = "000"
+    agent.osVersion = "0.1"
+    agent.device = "Desktop"
+    agent.osBuildNumber = "0.1"
+    agent.releaseChannel = ClientPayload.UserAgent.RELEASE
+    agent.localeLanguageIso6391 = config.language
+    agent.localeCountryIso31661Alpha2 = config.country_code
+    if not config.is_android:
+        sub_platform = ClientPayload.WebInfo.WEB_BROWSER
+        if config.sync_full_history and config.browser == "Desktop":
+            sub_platform = _DESKTOP_SUB_PLATFORMS.get(config.os_name, sub_platform)
+        payload.webInfo.webSubPlatform = sub_platform
+    if config.push_name:
+        payload.pushName = config.push_name
+    return payload
+
+
+def build_device_props(config: DeviceConfig) -> DeviceProps:
+    props = DeviceProps(
+        os=config.os_name,
+        platformType=config.resolved_platform_type,
+        requireFullSync=config.sync_full_history,
+    )
+    props.version.primary, props.version.secondary, props.version.tertiary = config.device_props_version
+    props.historySyncConfig.CopyFrom(config.history_sync_config)
+    return props
+
+
+def build_registration_payload(creds: Credentials, config: DeviceConfig) -> ClientPayload:
+    """The payload of a device that is not paired yet: it carries the keys the phone will bind to."""
+    payload = _common_payload(config)
+    payload.passive = False
+    payload.pull = False
+    reg = payload.devicePairingData
+    reg.eRegid = creds.registration_id.to_bytes(4, "big")
+    reg.eKeytype = bytes([DJB_TYPE])
+    reg.eIdent = creds.identity_key.public
+    reg.eSkeyID = creds.signed_prekey.key_id.to_bytes(3, "big")
+    reg.eSkeyVal = creds.signed_prekey.key_pair.public
+    reg.eSkeySig = creds.signed_prekey.signature
+    reg.buildHash = config.build_hash
+    reg.deviceProps = build_device_props(config).SerializeToString()
+    return payload
+
+
+def build_login_payload(creds: Credentials, config: DeviceConfig) -> ClientPayload:
+    """The payload of a paired device: who we are (phone number + device id), nothing secret."""
+    if creds.me_id is None:
+        raise EncodeError("cannot build a login payload for credentials that were never paired (no me_id)")
+    me = JID.parse(creds.me_id)
+    if not me.user.isdigit():
+        raise EncodeError(f"me_id {creds.me_id!r} has no phone-number user part")
+    payload = _common_payload(config)
+    payload.passive = config.login_passive
+    payload.pull = config.login_pull
+    payload.username = int(me.user)
+    payload.device = me.device
+    payload.lidDbMigrated = config.lid_db_migrated
+    return payload
+
+
+def build_client_payload(creds: Credentials, config: DeviceConfig) -> ClientPayload:
+    """Login payload when the credentials are paired, registration payload otherwise."""
+    return build_login_payload(creds, config) if creds.paired else build_registration_payload(creds, config)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Parsing (the server side: the emulator reads what a client sent)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationData:
+    registration_id: int
+    identity_public: bytes  # raw 32 bytes
+    signed_prekey_id: int
+    signed_prekey_public: bytes  # raw 32 bytes
+    signed_prekey_signature: bytes  # 64 bytes
+    build_hash: bytes
+    device_props: DeviceProps
+
+    def signed_prekey_valid(self) -> bool:
+        """Whether the signed prekey's XEdDSA signature (over 0x05 || key) verifies under the identity key."""
+        return xeddsa.verify(self.identity_public, prefixed(self.signed_prekey_public), self.signed_prekey_signature)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedClientPayload:
+    payload: ClientPayload
+    registration: RegistrationData | None  # set for a registration payload
+    username: int | None  # phone number, set for a login payload
+    device: int | None
+
+    @property
+    def is_registration(self) -> bool:
+        return self.registration is not None
+
+    @property
+    def version(self) -> tuple[int, int, int]:
+        v = self.payload.userAgent.appVersion
+        return (v.primary, v.secondary, v.tertiary)
+
+    @property
+    def push_name(self) -> str | None:
+        return self.payload.pushName if self.payload.HasField("pushName") else None
+
+    @property
+    def passive(self) -> bool:
+        return self.payload.passive
+
+
+def _fixed(data: bytes, length: int, name: str) -> bytes:
+    if len(data) != length:
+        raise DecodeError(f"ClientPayload devicePairingData.{name} must be {length} bytes, got {len(data)}")
+    return data
+
+
+def parse_client_payload(data: bytes) -> ParsedClientPayload:
+    """Decode ClientPayload bytes into a registration or a login; DecodeError names what is malformed."""
+    payload = ClientPayload()
+    try:
+        payload.ParseFromString(data)
+    except ProtobufDecodeError as exc:
+        raise DecodeError(f"ClientPayload is not a valid protobuf: {exc}") from None
+    if payload.HasField("devicePairingData"):
+        reg = payload.devicePairingData
+        key_type = _fixed(reg.eKeytype, 1, "eKeytype")
+        if key_type[0] != DJB_TYPE:
+            raise DecodeError(f"ClientPayload devicePairingData.eKeytype is 0x{key_type[0]:02x}, expected 0x05")
+        props = DeviceProps()
+        try:
+            props.ParseFromString(reg.deviceProps)
+        except ProtobufDecodeError as exc:
+            raise DecodeError(
+                f"ClientPayload devicePairingData.deviceProps is not a valid DeviceProps: {exc}"
+            ) from None
+        registration = RegistrationData(
+            registration_id=int.from_bytes(_fixed(reg.eRegid, 4, "eRegid"), "big"),
+            identity_public=_fixed(reg.eIdent, KEY_LENGTH, "eIdent"),
+            signed_prekey_id=int.from_bytes(_fixed(reg.eSkeyID, 3, "eSkeyID"), "big"),
+            signed_prekey_public=_fixed(reg.eSkeyVal, KEY_LENGTH, "eSkeyVal"),
+            signed_prekey_signature=_fixed(reg.eSkeySig, 64, "eSkeySig"),
+            build_hash=reg.buildHash,
+            device_props=props,
+        )
+        return ParsedClientPayload(payload=payload, registration=registration, username=None, device=None)
+    if not payload.HasField("username"):
+        raise DecodeError("ClientPayload has neither devicePairingData (registration) nor username (login)")
+    return ParsedClientPayload(
+        payload=payload,
+        registration=None,
+        username=payload.username,
+        device=payload.device if payload.HasField("device") else 0,
+    )

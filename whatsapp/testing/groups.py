@@ -1,0 +1,195 @@
+"""Groups (`xmlns="w:g2"`): create, metadata, participating list, leave, subject (protocol-notes 5.12).
+
+A group's members are held by account (state.Group.participants, keyed by phone number) and shown in
+the group's addressing mode: `addressing_mode="lid"` lists LID JIDs with a `phone_number` attribute,
+`"pn"` lists phone-number JIDs with a `lid` attribute — both are PN↔LID mapping sources for clients.
+Every change is announced to each member device with `<notification type="w:gp2">`.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from loguru import logger
+
+from whatsapp.binary.node import AttrValue, Node
+from whatsapp.jid import JID
+from whatsapp.testing.delivery import Delivery, Outcome, as_jid, device_address, now, user_address
+from whatsapp.testing.dispatch import IQError
+from whatsapp.testing.state import Account, Device, Group, GroupParticipant, ServerState
+
+_notification_ids = itertools.count(1)
+
+
+def is_lid(group: Group) -> bool:
+    return group.addressing_mode == "lid"
+
+
+def member_accounts(state: ServerState, group: Group) -> list[Account]:
+    return [state.accounts[pn] for pn in group.participants if pn in state.accounts]
+
+
+def participant_node(state: ServerState, group: Group, phone_number: str, member: GroupParticipant) -> Node:
+    account = state.accounts.get(phone_number)
+    attrs: dict[str, AttrValue] = {"jid": member.jid}
+    if account is not None:
+        if is_lid(group):
+            attrs["phone_number"] = account.jid
+        else:
+            attrs["lid"] = account.lid_jid
+    if member.role:
+        attrs["type"] = member.role
+    return Node("participant", attrs)
+
+
+def group_node(state: ServerState, group: Group) -> Node:
+    """The `<group>` element of create results, metadata answers and create notifications."""
+    creator = state.account_for(group.creator)
+    attrs: dict[str, AttrValue] = {
+        "id": group.group_id,
+        "subject": group.subject,
+        "s_t": str(group.subject_time),
+        "s_o": group.creator,
+        "creation": str(group.created_at),
+        "creator": group.creator,
+        "size": str(len(group.participants)),
+        "addressing_mode": group.addressing_mode,
+    }
+    if creator is not None:
+        alt = creator.jid if is_lid(group) else creator.lid_jid
+        attrs["creator_pn" if is_lid(group) else "creator_lid"] = alt
+        attrs["s_o_pn" if is_lid(group) else "s_o_lid"] = alt
+    children = [participant_node(state, group, pn, member) for pn, member in group.participants.items()]
+    if group.description:
+        children.append(Node("description", {"id": "1", "t": str(group.created_at)},
+                             [Node("body", {}, group.description.encode())]))
+    return Node("group", attrs, children)
+
+
+def notify_members(state: ServerState, group: Group, actor: Device, child: Node,
+                   extra_accounts: list[Account] | None = None) -> list[Delivery]:
+    """A `w:gp2` notification about `child` for every device of every member (and `extra_accounts`)."""
+    lid = is_lid(group)
+    accounts = member_accounts(state, group) + [a for a in extra_accounts or [] if a.phone_number not in
+                                                 group.participants]
+    notification_id = str(next(_notification_ids))
+    deliveries: list[Delivery] = []
+    for account in accounts:
+        for device in account.linked_devices():
+            attrs: dict[str, AttrValue] = {
+                "from": group.jid,
+                "type": "w:gp2",
+                "id": notification_id,
+                "t": str(now()),
+                "participant": device_address(actor, lid),
+                "notify": actor.push_name or actor.account.push_name,
+            }
+            attrs["participant_pn" if lid else "participant_lid"] = user_address(actor.account, not lid)
+            deliveries.append(Delivery(device, Node("notification", attrs, [child])))
+    return deliveries
+
+
+def _resolve_members(state: ServerState, nodes: list[Node]) -> list[Account]:
+    accounts: list[Account] = []
+    for node in nodes:
+        jid = as_jid(node.attrs.get("jid"))
+        account = state.account_for(jid.to_non_ad()) if jid is not None and jid.is_user else None
+        if account is None:
+            logger.debug("emulator: group participant {} is not on the emulated WhatsApp", node.attrs.get("jid"))
+            continue
+        if account not in accounts:
+            accounts.append(account)
+    return accounts
+
+
+def _member_group(state: ServerState, sender: Device, to: JID | None) -> Group:
+    group = state.group_for(to) if to is not None and to.is_group else None
+    if group is None:
+        raise IQError(404, "item-not-found")
+    if sender.account.phone_number not in group.participants:
+        raise IQError(403, "forbidden")
+    return group
+
+
+class GroupService:
+    """The w:g2 IQs. `addressing_mode` is the mode new groups get ("lid" as WhatsApp creates them now)."""
+
+    def __init__(self, state: ServerState, addressing_mode: str = "lid") -> None:
+        self.state = state
+        self.addressing_mode = addressing_mode
+
+    def handle(self, sender: Device, iq: Node) -> Outcome:
+        """Answer one w:g2 IQ: `Outcome.replies[0]` is the result's child (or none), plus notifications."""
+        to = as_jid(iq.attrs.get("to"))
+        iq_type = iq.attr_str("type")
+        op = iq.children[0] if iq.children else None
+        if op is None:
+            return Outcome()
+        if op.tag == "create" and iq_type == "set":
+            return self.create(sender, op)
+        if op.tag == "query":
+            group = _member_group(self.state, sender, to)
+            return Outcome(replies=[group_node(self.state, group)])
+        if op.tag == "participating":
+            groups = [group_node(self.state, g) for g in self.state.groups.values()
+                      if sender.account.phone_number in g.participants]
+            return Outcome(replies=[Node("groups", {}, groups)])
+        if op.tag == "leave":
+            return self.leave(sender, op)
+        if op.tag == "subject" and iq_type == "set":
+            group = _member_group(self.state, sender, to)
+            group.subject = (op.content_bytes or b"").decode("utf-8", "replace")
+            group.subject_time = now()
+            child = Node("subject", {"subject": group.subject, "s_o": device_address(sender, is_lid(group)).to_non_ad(),
+                                     "s_t": str(group.subject_time)})
+            return Outcome(deliveries=notify_members(self.state, group, sender, child))
+        if op.tag in ("add", "remove") and iq_type == "set":
+            return self.change_members(sender, to, op)
+        logger.debug("emulator: w:g2 {} not modelled; answering an empty result", op.tag)
+        return Outcome()
+
+    def create(self, sender: Device, create: Node) -> Outcome:
+        subject = create.attr_str("subject") or ""
+        members = _resolve_members(self.state, create.children_by_tag("participant"))
+        group = self.state.add_group(subject, sender.account, members, addressing_mode=self.addressing_mode)
+        logger.info("emulator: group {} created by {} with {} members", group.group_id, sender.account.phone_number,
+                    len(group.participants))
+        self.state.emit("group_created", account=sender.account, device=sender, data={"group": group})
+        node = group_node(self.state, group)
+        deliveries = notify_members(self.state, group, sender, Node("create", {"reason": "create"}, [node]))
+        return Outcome(replies=[node], deliveries=deliveries)
+
+    def leave(self, sender: Device, leave: Node) -> Outcome:
+        outcome = Outcome()
+        for item in leave.children_by_tag("group"):
+            group = self.state.group_for(JID(item.attr_str("id", "") or "", "g.us"))
+            if group is None or sender.account.phone_number not in group.participants:
+                continue
+            member = group.participants.pop(sender.account.phone_number)
+            child = Node("remove", {"reason": "leave"}, [Node("participant", {"jid": member.jid})])
+            outcome.deliveries.extend(notify_members(self.state, group, sender, child, [sender.account]))
+        outcome.replies.append(Node("leave", {}, [Node("group", {"id": g.attrs.get("id", "")})
+                                                  for g in leave.children_by_tag("group")]))
+        return outcome
+
+    def change_members(self, sender: Device, to: JID | None, op: Node) -> Outcome:
+        group = _member_group(self.state, sender, to)
+        accounts = _resolve_members(self.state, op.children_by_tag("participant"))
+        results: list[Node] = []
+        changed: list[Node] = []
+        removed: list[Account] = []
+        for account in accounts:
+            jid = user_address(account, is_lid(group))
+            if op.tag == "add" and account.phone_number not in group.participants:
+                group.participants[account.phone_number] = GroupParticipant(jid=jid)
+                changed.append(participant_node(self.state, group, account.phone_number,
+                                                group.participants[account.phone_number]))
+            elif op.tag == "remove" and account.phone_number in group.participants:
+                group.participants.pop(account.phone_number)
+                removed.append(account)
+                changed.append(Node("participant", {"jid": jid}))
+            results.append(Node("participant", {"jid": jid, "type": "200"}))
+        outcome = Outcome(replies=[Node(op.tag, {}, results)])
+        if changed:
+            outcome.deliveries.extend(notify_members(self.state, group, sender, Node(op.tag, {}, changed), removed))
+        return outcome

@@ -1,0 +1,86 @@
+"""Receipt routing (protocol-notes 5.7, 5.8).
+
+A client's `<receipt id to=… [participant] [recipient] [type]>` concerns a message someone else sent.
+The server forwards it to the devices of the account it is addressed to (`participant` for groups,
+`to` otherwise), rewritten as the receiving side expects it:
+
+- 1:1: `<receipt from=<receipt sender's device> id t [type]>`;
+- group: `<receipt from=<group> participant=<receipt sender's device> id t [type]>`;
+- `type="inactive"` (delivered to a device that is not marked available) reaches the sender as a plain
+  delivery receipt;
+- from our own other device (`type="sender"`, `to`=our device, `recipient`=chat):
+  `<receipt from=<sending device> recipient=<chat> id t type="sender">` to our devices only.
+
+Children (`<list><item/>`, a retry's `<retry>`/`<registration>`/`<keys>`) are carried unchanged, so
+retry receipts reach the original sender with the keys they hold. The sender's own device never gets
+its receipt back. The reply to the receipt's sender is `<ack class="receipt" id from [type]>`.
+"""
+
+from __future__ import annotations
+
+from loguru import logger
+
+from whatsapp.binary.node import AttrValue, Node
+from whatsapp.testing.delivery import Delivery, Outcome, as_jid, device_address, now
+from whatsapp.testing.state import Device, ServerState
+
+
+def receipt_ack(node: Node) -> Node:
+    attrs: dict[str, AttrValue] = {"class": "receipt", "id": node.attrs.get("id", "")}
+    to = node.attrs.get("to")
+    if to is not None:
+        attrs["from"] = to
+    if "type" in node.attrs:
+        attrs["type"] = node.attrs["type"]
+    if "participant" in node.attrs:
+        attrs["participant"] = node.attrs["participant"]
+    return Node("ack", attrs)
+
+
+def route_receipt(state: ServerState, sender: Device, node: Node) -> Outcome:
+    outcome = Outcome(replies=[receipt_ack(node)])
+    to = as_jid(node.attrs.get("to"))
+    if to is None or not node.attrs.get("id"):
+        logger.debug("emulator: receipt without to/id ignored: {}", node)
+        return outcome
+    participant = as_jid(node.attrs.get("participant"))
+    recipient = as_jid(node.attrs.get("recipient"))
+    receipt_type = node.attr_str("type")
+    base: dict[str, AttrValue] = {"id": node.attrs["id"], "t": node.attrs.get("t") or str(now())}
+    if receipt_type == "inactive":
+        # A device that is not "available" (no presence sent) acks delivery as "inactive"; the sender only
+        # knows delivered, so it is forwarded as a plain delivery receipt.
+        receipt_type = None
+    if receipt_type:
+        base["type"] = receipt_type
+
+    if to.is_group:
+        target_account = state.account_for(participant.to_non_ad()) if participant is not None else None
+        lid = participant is not None and participant.server == "lid"
+        attrs = {"from": to, "participant": device_address(sender, lid), **base}
+    elif to.is_user:
+        target_account = state.account_for(to.to_non_ad())
+        lid = to.server == "lid"
+        attrs = {"from": device_address(sender, lid), **base}
+        if recipient is not None:
+            attrs["recipient"] = recipient
+    else:
+        logger.debug("emulator: receipt to {} not routed", to)
+        return outcome
+    if target_account is None:
+        logger.debug("emulator: receipt for unknown account {}", to)
+        return outcome
+
+    if to.is_user and to.device and target_account is sender.account:
+        # Addressed to one device of our own (type="sender", retry from own device): only that one.
+        target = target_account.devices.get(to.device)
+        targets = [target] if target is not None else []
+    else:
+        targets = target_account.linked_devices()
+    content = node.content if isinstance(node.content, list) else None
+    for device in targets:
+        if device is sender:
+            continue
+        copied = [Node(c.tag, dict(c.attrs), c.content) for c in content] if content else None
+        outcome.deliveries.append(Delivery(device, Node("receipt", dict(attrs), copied)))
+    return outcome

@@ -1,0 +1,318 @@
+"""Message routing for the emulated server: what WhatsApp's servers do between end-to-end encrypted clients.
+
+The server never decrypts: it reads the envelope, fans the per-device `<enc>` payloads out, rewrites
+each copy the way the receiving client expects (protocol-notes 5.7, 5.11, 5.12) and acks the sender.
+
+- 1:1 `<message to=USER><participants><to jid=DEVICE><enc/></to>…</participants>[<device-identity/>]`:
+  each addressed device gets `<message from=<sender device> id t type notify [sender_lid|sender_pn]>`
+  with its own `<enc>` (and `<device-identity>` when that enc starts a session, i.e. is a pkmsg). The
+  sender's other devices get `recipient=<chat>` (their copy is a DeviceSentMessage). `from` uses the
+  addressing the sender used: a conversation addressed by LID gets LID JIDs, by phone number PN JIDs.
+- Group `<message to=GROUP><participants>SKDMs</participants><enc type="skmsg"/>`: every device of
+  every member except the sending device gets `<message from=GROUP participant=<sender device> …>`
+  with its pairwise SKDM (if any) followed by the skmsg — order matters, the SKDM must be processed
+  before the skmsg can be decrypted.
+- Retry resends (`<message to=DEVICE><enc count/></message>`, or `to=GROUP participant=DEVICE`) and
+  peer messages (`category="peer"`, to our own phone) go to that one device.
+- Chat states (typing) go to the chat's companion devices as `<chatstate from=…>`.
+- Receipts: receipts.py. Groups IQs: groups.py. usync: usync.py. Prekey bundles: bundles.py.
+- Offline devices: the copies wait in `Device.offline_queue` and are delivered at the next login,
+  marked `offline`, before `<ib><offline count=N/>` (delivery.py).
+
+Each routed message emits a `message_routed` server event (data: id, to, targets, error) for tests.
+`Router` is sans-I/O (state + stanza in, `Outcome` out); `install()` plugs it into the server's
+handler registry (dispatch.py) and is the only code that awaits anything.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING
+
+from loguru import logger
+
+from whatsapp.binary.node import AttrValue, Node
+from whatsapp.jid import JID
+from whatsapp.testing.bundles import answer_prekey_fetch
+from whatsapp.testing.delivery import (
+    Delivery,
+    Outcome,
+    as_jid,
+    deliver,
+    device_address,
+    now,
+    take_offline,
+    user_address,
+)
+from whatsapp.testing.dispatch import IQError
+from whatsapp.testing.groups import GroupService
+from whatsapp.testing.receipts import route_receipt
+from whatsapp.testing.state import Account, Device, ServerState
+from whatsapp.testing.usync import answer_usync
+
+if TYPE_CHECKING:
+    from whatsapp.testing.dispatch import HandlerContext, Handlers
+
+DEFAULT_GROUP_ADDRESSING = "lid"  # what WhatsApp gives new groups since 2025 (and Baileys 7's default)
+# Envelope attributes the server passes through from the sender's stanza to every copy.
+PASSED_THROUGH = ("type", "category", "edit", "push_priority", "expiration")
+
+
+def message_ack(node: Node, t: int, error: int | None = None) -> Node:
+    attrs: dict[str, AttrValue] = {"class": "message", "id": node.attrs.get("id", ""), "t": str(t)}
+    if node.attrs.get("to") is not None:
+        attrs["from"] = node.attrs["to"]
+    if error is not None:
+        attrs["error"] = str(error)
+    return Node("ack", attrs)
+
+
+class Router:
+    """Routes client stanzas over one ServerState. Holds no I/O; see `install()` for the async side."""
+
+    def __init__(self, state: ServerState, group_addressing_mode: str = DEFAULT_GROUP_ADDRESSING) -> None:
+        self.state = state
+        self.groups = GroupService(state, group_addressing_mode)
+        self.routed = 0  # messages accepted (for benchmarks and tests)
+        self.copies = 0  # per-device copies produced
+
+    # -- IQs ----------------------------------------------------------------------------------------
+
+    def answer_iq(self, sender: Device, iq: Node) -> Outcome:
+        """The children of the `<iq type="result">` in `replies`, notifications in `deliveries`.
+
+        Raises IQError for an `<iq type="error">`.
+        """
+        xmlns = iq.attr_str("xmlns")
+        if xmlns == "usync":
+            return Outcome(replies=[answer_usync(self.state, iq)])
+        if xmlns == "encrypt" and iq.attr_str("type") == "get" and (iq.child("key") or iq.child("keys")):
+            return Outcome(replies=[answer_prekey_fetch(self.state, iq)])
+        if xmlns == "w:g2":
+            return self.groups.handle(sender, iq)
+        logger.debug("emulator: iq {} not handled by routing", xmlns)
+        return Outcome()
+
+    # -- stanzas ------------------------------------------------------------------------------------
+
+    def handle(self, sender: Device, node: Node) -> Outcome:
+        if node.tag == "message":
+            return self.route_message(sender, node)
+        if node.tag == "receipt":
+            return route_receipt(self.state, sender, node)
+        if node.tag == "ack":
+            return Outcome()  # a client acking what we delivered: nothing to do
+        if node.tag == "chatstate":
+            return self.route_chatstate(sender, node)
+        logger.debug("emulator: {} stanza not routed", node.tag)
+        return Outcome()
+
+    def route_chatstate(self, sender: Device, node: Node) -> Outcome:
+        """Typing/recording indicators: `<chatstate to=CHAT><composing/></chatstate>` to the chat's devices."""
+        to = as_jid(node.attrs.get("to"))
+        if to is None or not node.children:
+            return Outcome()
+        state_child = Node(node.children[0].tag, dict(node.children[0].attrs))
+        outcome = Outcome()
+        if to.is_group:
+            group = self.state.group_for(to)
+            if group is None or sender.account.phone_number not in group.participants:
+                return outcome
+            lid = group.addressing_mode == "lid"
+            attrs: dict[str, AttrValue] = {"from": to, "participant": user_address(sender.account, lid)}
+            accounts = [self.state.accounts[pn] for pn in group.participants if pn in self.state.accounts]
+        else:
+            account = self.state.account_for(to.to_non_ad()) if to.is_user else None
+            if account is None:
+                return outcome
+            attrs = {"from": user_address(sender.account, to.server == "lid")}
+            accounts = [account]
+        for account in accounts:
+            for device in account.companions():  # the simulated phone shows no typing indicators
+                if device is not sender:
+                    outcome.deliveries.append(Delivery(device, Node("chatstate", dict(attrs), [state_child])))
+        return outcome
+
+    def route_message(self, sender: Device, node: Node) -> Outcome:
+        t = now()
+        to = as_jid(node.attrs.get("to"))
+        if to is None or not node.attrs.get("id"):
+            logger.debug("emulator: message without id/to rejected: {}", node)
+            return Outcome(replies=[message_ack(node, t, error=400)])
+        pairwise = self._pairwise_payloads(node, to)
+        if to.is_group:
+            outcome = self._route_group(sender, node, to, pairwise, t)
+        elif to.is_user:
+            outcome = self._route_direct(sender, node, to, pairwise, t)
+        else:
+            logger.debug("emulator: message to {} (status/newsletter/broadcast) not modelled", to)
+            outcome = Outcome(replies=[message_ack(node, t)])
+        if not outcome.replies:
+            outcome.replies.append(message_ack(node, t))
+        self.routed += 1
+        self.copies += len(outcome.deliveries)
+        self.state.emit("message_routed", account=sender.account, device=sender,
+                        data={"id": node.attrs["id"], "to": to, "targets": [d.device for d in outcome.deliveries],
+                              "error": outcome.replies[0].attrs.get("error") if outcome.replies else None})
+        return outcome
+
+    def _pairwise_payloads(self, node: Node, to: JID) -> dict[Device, list[Node]]:
+        """Per target device, the pairwise `<enc>` nodes addressed to it."""
+        payloads: dict[Device, list[Node]] = {}
+        participants = node.child("participants")
+        if participants is not None:
+            for item in participants.children_by_tag("to"):
+                jid = as_jid(item.attrs.get("jid"))
+                device = self.state.device_for(jid) if jid is not None and jid.is_user else None
+                if device is None or device.removed:
+                    logger.debug("emulator: message {} addressed to unknown device {}", node.attrs.get("id"),
+                                 item.attrs.get("jid"))
+                    continue
+                payloads.setdefault(device, []).extend(item.children_by_tag("enc"))
+        direct = [enc for enc in node.children_by_tag("enc") if enc.attr_str("type") != "skmsg"]
+        if direct:
+            # Retry resend or peer message: one device, named by `participant` (groups) or `to`.
+            target_jid = as_jid(node.attrs.get("participant")) if to.is_group else to
+            device = self.state.device_for(target_jid) if target_jid is not None and target_jid.is_user else None
+            if device is not None and not device.removed:
+                payloads.setdefault(device, []).extend(direct)
+            else:
+                logger.debug("emulator: direct enc for unknown device {}", target_jid)
+        return payloads
+
+    def _base_attrs(self, sender: Device, node: Node, t: int) -> dict[str, AttrValue]:
+        attrs: dict[str, AttrValue] = {"id": node.attrs["id"], "t": str(t)}
+        for name in PASSED_THROUGH:
+            if name in node.attrs:
+                attrs[name] = node.attrs[name]
+        attrs.setdefault("type", "text")
+        attrs["notify"] = sender.push_name or sender.account.push_name
+        return attrs
+
+    @staticmethod
+    def _children(encs: list[Node], node: Node, extra: list[Node] | None = None) -> list[Node]:
+        children = [Node("enc", dict(enc.attrs), enc.content) for enc in encs]
+        if extra:
+            children.extend(Node("enc", dict(enc.attrs), enc.content) for enc in extra)
+        identity = node.child("device-identity")
+        if identity is not None and any(enc.attr_str("type") == "pkmsg" for enc in encs):
+            children.append(Node("device-identity", {}, identity.content))
+        return children
+
+    def _route_direct(self, sender: Device, node: Node, to: JID, pairwise: dict[Device, list[Node]],
+                      t: int) -> Outcome:
+        lid = to.server == "lid"
+        recipient_attr = as_jid(node.attrs.get("recipient"))
+        chat = recipient_attr.to_non_ad() if recipient_attr is not None else to.to_non_ad()
+        chat_account = self.state.account_for(chat)
+        if chat_account is None:
+            logger.debug("emulator: message to unknown user {}", chat)
+            return Outcome()
+        base = self._base_attrs(sender, node, t)
+        outcome = Outcome()
+        for device, encs in pairwise.items():
+            if device is sender:
+                continue
+            attrs = dict(base)
+            attrs["from"] = device_address(sender, lid)
+            if device.account is sender.account:
+                if chat_account is not sender.account:
+                    attrs["recipient"] = chat
+                    attrs["recipient_pn" if lid else "recipient_lid"] = user_address(chat_account, not lid)
+            elif device.account is chat_account:
+                attrs["sender_pn" if lid else "sender_lid"] = user_address(sender.account, not lid)
+            else:
+                logger.debug("emulator: {} is neither sender nor recipient of {}; not delivered", device.jid,
+                             node.attrs["id"])
+                continue
+            outcome.deliveries.append(Delivery(device, Node("message", attrs, self._children(encs, node))))
+        return outcome
+
+    def _route_group(self, sender: Device, node: Node, to: JID, pairwise: dict[Device, list[Node]],
+                     t: int) -> Outcome:
+        group = self.state.group_for(to)
+        if group is None:
+            return Outcome(replies=[message_ack(node, t, error=404)])
+        if sender.account.phone_number not in group.participants:
+            return Outcome(replies=[message_ack(node, t, error=403)])
+        lid = group.addressing_mode == "lid"
+        skmsg = [enc for enc in node.children_by_tag("enc") if enc.attr_str("type") == "skmsg"]
+        base = self._base_attrs(sender, node, t)
+        base.update({
+            "from": group.jid,
+            "participant": device_address(sender, lid),
+            "participant_pn" if lid else "participant_lid": user_address(sender.account, not lid),
+            "addressing_mode": group.addressing_mode,
+        })
+        outcome = Outcome()
+        members: list[Account] = [self.state.accounts[pn] for pn in group.participants if pn in self.state.accounts]
+        for account in members:
+            for device in account.linked_devices():
+                if device is sender:
+                    continue
+                encs = pairwise.get(device, [])
+                if not encs and not skmsg:
+                    continue  # a retry resend names one device; the others already have this message
+                children = self._children(encs, node, skmsg)
+                outcome.deliveries.append(Delivery(device, Node("message", dict(base), children)))
+        return outcome
+
+
+# -- plugging into the server ------------------------------------------------------------------------
+
+_routers: weakref.WeakKeyDictionary[ServerState, Router] = weakref.WeakKeyDictionary()
+
+
+def router_for(ctx: HandlerContext) -> Router:
+    """The Router of this server (one per ServerState; the group addressing mode may be set on the server)."""
+    state = ctx.state
+    router = _routers.get(state)
+    if router is None:
+        mode = getattr(ctx.server, "group_addressing_mode", None) or DEFAULT_GROUP_ADDRESSING
+        router = _routers[state] = Router(state, mode)
+    return router
+
+
+def _logged_in(ctx: HandlerContext) -> Device:
+    device = ctx.device
+    if device is None:
+        raise IQError(401, "not-authorized")
+    return device
+
+
+def install(handlers: Handlers) -> None:
+    """Register the routing handlers in the server's registry (dispatch.py)."""
+
+    async def answer(ctx: HandlerContext, iq: Node) -> list[Node]:
+        outcome = router_for(ctx).answer_iq(_logged_in(ctx), iq)
+        await deliver(outcome.deliveries)
+        return outcome.replies
+
+    handlers.iq("usync")(answer)
+    handlers.iq("encrypt", "get", "key")(answer)
+    handlers.iq("w:g2")(answer)
+
+    async def stanza(ctx: HandlerContext, node: Node) -> None:
+        device = ctx.device
+        if device is None:
+            logger.debug("emulator: {} before login ignored", node.tag)
+            return
+        outcome = router_for(ctx).handle(device, node)
+        await deliver(outcome.deliveries)
+        for reply in outcome.replies:
+            await ctx.connection.send_node(reply)
+
+    for tag in ("message", "receipt", "ack", "chatstate"):
+        handlers.stanza(tag)(stanza)
+
+    @handlers.on_login
+    async def deliver_offline(ctx: HandlerContext) -> int:
+        device = ctx.device
+        if device is None:
+            return 0
+        nodes = take_offline(device)
+        for node in nodes:
+            await ctx.connection.send_node(node)
+        if nodes:
+            logger.info("emulator: delivered {} offline stanzas to {}", len(nodes), device.jid)
+        return len(nodes)
