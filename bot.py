@@ -26,6 +26,7 @@ from loguru import logger
 from botconfig import BotConfig, ConfigError
 from whatsapp import events
 from whatsapp.client import Client
+from whatsapp.errors import WhatsAppError
 from whatsapp.payload import DeviceConfig
 from whatsapp.reconnect import DisconnectKind, ReconnectPolicy
 
@@ -121,7 +122,13 @@ def build_client(config: BotConfig, auth: Any) -> Client:
     import plugins
 
     loaded = plugins.load_plugins()
-    plugins.attach(client)
+    client.dispatcher = plugins.attach(
+        client,
+        prefixes=config.command_prefixes,
+        stale_after=config.stale_after,
+        max_concurrency=config.max_concurrency,
+        handler_timeout=config.handler_timeout,
+    )
     if loaded:
         logger.info("plugins loaded: {}", ", ".join(loaded))
 
@@ -234,6 +241,8 @@ async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
     finally:
         if client is not None:
             await client.close(timeout=SHUTDOWN_BUDGET / 2)
+            if client.dispatcher is not None:
+                await client.dispatcher.close()
         try:
             await asyncio.wait_for(store.close(), SHUTDOWN_BUDGET / 2)
         except Exception as exc:
@@ -256,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_bot(config, reset_session=args.reset_session))
     except KeyboardInterrupt:
         return EXIT_OK
+    except WhatsAppError as exc:  # storage corruption, wrong encryption key, ...: say what, no traceback
+        logger.error("bot crashed: {}: {}", type(exc).__name__, exc)
+        return EXIT_CRASH
     except Exception:
         logger.exception("bot crashed")
         return EXIT_CRASH

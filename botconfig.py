@@ -40,6 +40,10 @@ class BotConfig:
     mongodb_uri: str | None = None
     mongodb_db: str | None = None
     session_encryption_key: str | None = None
+    command_prefixes: tuple[str, ...] = ("!",)
+    stale_after: float = 300.0  # seconds: older backlog commands are skipped
+    max_concurrency: int = 8  # chats handled at once
+    handler_timeout: float = 30.0  # seconds per handler call
 
     def __repr__(self) -> str:  # the URI may hold a password, the key is a secret
         return (
@@ -98,7 +102,27 @@ class BotConfig:
         if mongodb_uri is not None and not mongodb_uri.startswith(("mongodb://", "mongodb+srv://")):
             raise ConfigError("MONGODB_URI", "must start with mongodb:// or mongodb+srv://")
 
+        prefixes = tuple((get("BOT_PREFIXES") or "!").split())
+        if any(len(p) > 5 for p in prefixes):
+            raise ConfigError("BOT_PREFIXES", "space-separated prefixes of at most 5 characters, e.g. '! /'")
+
+        def number(name: str, default: float, low: float, high: float) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigError(name, f"must be a number, got {raw!r}") from None
+            if not low <= value <= high:
+                raise ConfigError(name, f"must be between {low:g} and {high:g}")
+            return value
+
         return cls(
+            command_prefixes=prefixes,
+            stale_after=number("BOT_STALE_AFTER", 300.0, 0, 7 * 86400),
+            max_concurrency=int(number("BOT_MAX_CONCURRENCY", 8, 1, 1000)),
+            handler_timeout=number("BOT_HANDLER_TIMEOUT", 30.0, 0.1, 3600),
             wa_url=wa_url,
             wa_root_key=root_key,
             auth_dir=get("AUTH_DIR") or "whatsapp_auth",

@@ -255,7 +255,7 @@ class FolderStore:
         snapshot = Snapshot(lineage=lineage or "", version=self.checkpoint_version, creds=creds)
         if self.keys_dir.is_dir():
             for type_dir in self.keys_dir.iterdir():
-                if type_dir.name not in KEY_TYPES:
+                if type_dir.name not in KEY_TYPES or not type_dir.is_dir():
                     raise CorruptSessionError(f"{type_dir} is not a known key type folder; remove it")
                 for path in type_dir.iterdir():
                     if not path.name.endswith(".key"):

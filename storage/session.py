@@ -213,8 +213,10 @@ class SessionStore(AuthState):
             change: Change = make_change(self._state.version + 1, self._state.lineage)
             change.parent = self._state.head
             mongo_done = await self._write_mongo(change)
-            rewrite = self._folder_stale or not self._folder.encryption_matches
-            folder_change = self._after(change).as_change() if rewrite else change
+            folder_change = change
+            if self._folder_stale or not self._folder.encryption_matches:
+                folder_change = self._after(change).as_change()
+                folder_change.parent = change.parent  # still continues the same history (replays check this)
             try:
                 await asyncio.to_thread(self._folder.commit, folder_change)
                 self._folder_stale = False

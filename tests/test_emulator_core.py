@@ -311,3 +311,46 @@ async def test_many_clients_pair_and_talk_at_once(emulator: EmulatedServer) -> N
 
     await asyncio.gather(*(pair_and_ping(phone) for phone in phones))
     assert len(emulator.state.online) == len(phones)
+
+
+async def test_stream_faults_reach_the_client(emulator: EmulatedServer) -> None:
+    emulator.create_account(PHONE)
+    client = await paired_client(emulator)
+    device = emulator.account(PHONE).devices[1]
+    await emulator.faults.stream_end(device)
+    assert (await client.recv_until("xmlstreamend")).tag == "xmlstreamend"
+    await client.wait_closed()
+
+    await client.connect()
+    assert (await client.recv()).tag == "success"
+    await emulator.faults.device_removed(device)  # the stream error only: the device stays linked
+    error = await client.recv_until("stream:error")
+    assert error.attrs["code"] == "401" and error.child("conflict").attrs["type"] == "device_removed"
+    await client.wait_closed()
+    await emulator.wait_for(lambda ev: ev.kind == "closed" and ev.device is device and "401" in ev.data["reason"])
+    assert not device.removed and not device.online
+    with pytest.raises(LookupError):
+        emulator.faults.drop(device)  # no live connection any more
+
+
+async def test_a_restarted_server_keeps_its_accounts() -> None:
+    async with EmulatedServer() as first_server:
+        first_server.create_account(PHONE)
+        client = await paired_client(first_server)
+        port = first_server.port
+    await client.wait_closed()
+    async with EmulatedServer(port=port, ca=first_server.ca, state=first_server.state) as server:
+        assert server.url == first_server.url and not server.state.online
+        await client.connect()
+        assert (await client.recv()).tag == "success"
+        assert server.account(PHONE).phone.server is server
+        await client.close()
+
+
+async def test_outdated_client_version_fails_405() -> None:
+    async with EmulatedServer(min_version=(2, 3000, 9_999_999_999)) as server:
+        client = RawClient(server)
+        await client.connect(login=False)
+        failure = await client.recv()
+        assert failure.tag == "failure" and failure.attrs["reason"] == "405"
+        await client.wait_closed()

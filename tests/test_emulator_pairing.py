@@ -41,9 +41,10 @@ async def test_baileys_pairs_by_qr_and_logs_in(emulator: EmulatedServer, make_ba
     assert device.online and emulator.state.connection_for(device.jid) is device.connection
 
 
-async def test_baileys_pairs_by_pairing_code(emulator: EmulatedServer, make_baileys, tmp_path) -> None:
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_baileys_pairs_by_pairing_code(emulator: EmulatedServer, make_baileys, tmp_path, flavour) -> None:
     account = emulator.create_account(PHONE)
-    client = await make_baileys(emulator, tmp_path / "auth", pair_phone=PHONE)
+    client = await make_baileys(emulator, tmp_path / "auth", pair_phone=PHONE, flavour=flavour)
 
     code = (await client.wait_for("pairing_code"))["code"]
     assert len(code) == 8

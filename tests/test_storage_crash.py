@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,16 +29,18 @@ KEYS = 8
 
 
 def run_and_kill(args: list[str], delay: float) -> int:
-    """Start the driver, SIGKILL it `delay` seconds after it started writing; the last acked counter (or -1)."""
-    proc = subprocess.Popen(
-        [sys.executable, str(DRIVER), "burst", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    start = proc.stdout.readline()
-    assert start.startswith("START"), f"driver failed to start: {start!r}"
+    """Start the driver, SIGKILL it `delay` seconds after it started writing; the last acked counter."""
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(DRIVER), "burst", *args], stdout=subprocess.PIPE, stderr=log, text=True
+        )
+        assert proc.stdout is not None
+        start = proc.stdout.readline()
+        if not start.startswith("START"):
+            proc.kill()
+            proc.wait()
+            log.seek(0)
+            raise AssertionError(f"driver failed to start: {start!r}\n{log.read().decode(errors='replace')[-3000:]}")
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     out = proc.stdout.read()
@@ -81,8 +84,9 @@ async def test_sigkill_during_folder_writes_50_trials(tmp_path: Path) -> None:
             ["--auth-dir", str(tmp_path), "--checkpoint-every", str(checkpoint_every)], rng.uniform(0.0, 0.35)
         )
         counter, snapshot = await load_counter(config)
-        assert acked <= counter <= acked + 1, f"trial {trial}: acked {acked}, loaded {counter}"
-        assert counter >= previous
+        where = f"trial {trial} (checkpoint every {checkpoint_every}): acked {acked}, loaded {counter}"
+        assert acked <= counter <= acked + 1, where
+        assert counter >= previous, f"{where}, previous load {previous}"
         check_consistent(snapshot, counter)
         previous = counter
     assert previous > 50  # the trials did write a lot

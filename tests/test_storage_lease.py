@@ -99,7 +99,7 @@ def test_second_process_waits_then_takes_over_after_sigkill(
         last = first.last_committed()
         acquired = second.wait_for("ACQUIRED", ttl + 5)
         assert acquired, second.log
-        assert time.monotonic() - killed_at <= ttl + 1.0  # within the lease expiry (+ poll and start-up slack)
+        assert time.monotonic() - killed_at <= ttl + 2.0  # within the lease expiry (+ poll and scheduling slack)
         # It continued from everything the first one committed (no lost or forked history).
         _word, _token, counter = acquired.split()
         assert int(counter) >= last

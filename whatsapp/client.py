@@ -38,6 +38,7 @@ from whatsapp.errors import DecodeError, HandshakeError, PairingError, WhatsAppE
 from whatsapp.iq import DEFAULT_IQ_TIMEOUT, ConnectionGone, IqTimeout, IqTracker, check_iq_result
 from whatsapp.jid import JID, SERVER_JID
 from whatsapp.keepalive import KeepaliveFailed, KeepaliveTiming, run_keepalive
+from whatsapp.messages import MessageReceived, SendResult
 from whatsapp.pair_code import CompanionHello, start_companion
 from whatsapp.pairing import (
     FIRST_QR_TIMEOUT,
@@ -53,7 +54,9 @@ from whatsapp.pairing import (
 )
 from whatsapp.payload import DeviceConfig, build_client_payload
 from whatsapp.prekeys import count_iq, mark_uploaded, parse_count, plan_upload, prepare_upload, upload_iq
+from whatsapp.proto import e2e_pb2
 from whatsapp.qr import qr_for_credentials
+from whatsapp.receive import Receiver
 from whatsapp.reconnect import (
     Action,
     DisconnectKind,
@@ -62,6 +65,7 @@ from whatsapp.reconnect import (
     reason_from_failure,
     reason_from_stream_error,
 )
+from whatsapp.send import GroupInfo, Sender, text_message
 from whatsapp.socket import DEFAULT_CONNECT_TIMEOUT, SocketClosed, WASocket
 
 DEFAULT_URL = "wss://web.whatsapp.com/ws/chat"
@@ -139,6 +143,14 @@ class Client:
         self._offline_done = False
         self._qr_task: asyncio.Task[Any] | None = None
         self._prekey_lock = asyncio.Lock()
+        # One lock over every Signal record change (decrypt and encrypt): a ratchet is never advanced
+        # by two operations at once, whichever address (PN or LID) they came in by.
+        self._signal_lock = asyncio.Lock()
+        self._events: asyncio.Queue[events.Event] = asyncio.Queue()
+        self._pump: asyncio.Task[None] | None = None
+        self.receiver = Receiver(auth, self.send_node, self._queue_event, self._signal_lock)
+        self.sender = Sender(self, self._signal_lock)
+        self.dispatcher: Any = None  # the bot's plugin dispatcher, when one is attached (bot.py)
 
     # ---- lifecycle ------------------------------------------------------------------------------------
 
@@ -148,6 +160,8 @@ class Client:
             return
         self._stop_requested = False
         self._stop_event = asyncio.Event()
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.create_task(self._pump_events(), name="whatsapp-message-events")
         self._supervisor = asyncio.create_task(self._supervise(), name="whatsapp-supervisor")
 
     async def wait(self) -> DisconnectReason:
@@ -208,8 +222,33 @@ class Client:
                     reason = DisconnectReason.closed_by_user()
                     break
         finally:
+            await self._drain_events()
             await self.bus.emit(events.Stopped(reason))
         return reason
+
+    async def _queue_event(self, event: events.Event) -> None:
+        self._events.put_nowait(event)
+
+    async def _pump_events(self) -> None:
+        """Message events reach handlers in arrival order but off the reader: a handler that sends (and
+        waits for the server's ack) must never block the loop that reads that ack."""
+        while True:
+            event = await self._events.get()
+            try:
+                await self.bus.emit(event)
+            finally:
+                self._events.task_done()
+
+    async def _drain_events(self, timeout: float = 5.0) -> None:
+        if self._pump is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._events.join()
+        self._pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._pump
+        self._pump = None
 
     async def _emit_specific(self, reason: DisconnectReason) -> None:
         kind = reason.kind
@@ -320,6 +359,9 @@ class Client:
             except SocketClosed as exc:
                 self._finish(DisconnectReason.connection_closed(str(exc)))
                 return
+            except Exception as exc:  # anything else from the transport: this connection is unusable
+                self._finish(DisconnectReason.network(exc))
+                return
             try:
                 await self._handle(node)
             except asyncio.CancelledError:
@@ -378,11 +420,15 @@ class Client:
             await self._on_ib(node)
         elif tag == "notification":
             await self._on_notification(node)
+        elif tag == "message":
+            if self.auth.creds.paired:
+                await self.receiver.handle(node)
         elif tag in ("receipt", "call"):
             await self.send_node(build_ack(node, self.auth.creds.me_id))
+            if tag == "receipt" and node.attr_str("type") == "retry" and node.child("retry") is not None:
+                self._spawn(self.sender.handle_retry(node), "retry receipt")
             await self.bus.emit(events.NodeReceived(node))
         else:
-            # Messages stay unacknowledged until decryption exists, so the server keeps them for later.
             await self.bus.emit(events.NodeReceived(node))
 
     async def _handle_iq(self, node: Node) -> None:
@@ -429,11 +475,47 @@ class Client:
             self._spawn(self._ensure_prekeys(count), "prekey refill")
         elif kind == "link_code_companion_reg":
             await self._on_link_code(node)
+        elif kind == "devices":
+            await self._on_devices_notification(node)
+        elif kind == "w:gp2":
+            group = node.attrs.get("from")
+            if isinstance(group, JID):
+                self.sender.forget_group(group)
+            await self.bus.emit(events.NodeReceived(node))
         elif kind == "passkey_prologue_request":
             logger.error("the server asks for a passkey to link this device; link by QR instead")
             await self.bus.emit(events.PasskeyRequired())
         else:
             await self.bus.emit(events.NodeReceived(node))
+
+    async def _on_devices_notification(self, node: Node) -> None:
+        """A contact (or we) linked or removed a device: its cached device list is stale."""
+        for name in ("from", "lid"):
+            value = node.attrs.get(name)
+            jid = value if isinstance(value, JID) else JID.try_parse(value) if isinstance(value, str) else None
+            if jid is not None and jid.user:
+                await self.sender.invalidate_devices(jid)
+        await self.bus.emit(events.NodeReceived(node))
+
+    # ---- messaging ----------------------------------------------------------------------------------------
+
+    async def send_message(self, jid: JID | str, message: e2e_pb2.Message) -> SendResult:
+        """Encrypt and send a `Message` to a user (PN or LID) or a group; waits for the server's ack.
+
+        Raises SendError (server refused it, e.g. 463), ConnectionGone (not connected) or IqTimeout.
+        """
+        if not self.connected:
+            raise ConnectionGone("not connected")
+        target = JID.parse(jid) if isinstance(jid, str) else jid
+        return await self.sender.send(target, message)
+
+    async def send_text(self, jid: JID | str, text: str, *, quoted: MessageReceived | None = None) -> SendResult:
+        """Send a text; with `quoted`, as a reply quoting that received message."""
+        return await self.send_message(jid, text_message(text, quoted))
+
+    async def group_metadata(self, jid: JID | str, *, refresh: bool = False) -> GroupInfo:
+        target = JID.parse(jid) if isinstance(jid, str) else jid
+        return await self.sender.group_info(target, refresh=refresh)
 
     # ---- pairing ------------------------------------------------------------------------------------------
 

@@ -95,9 +95,9 @@ def distribution_message(record: SenderKeyRecord) -> bytes:
     return SenderKeyDistribution(state.key_id, state.iteration, state.chain_key, state.signing_public).to_bytes()
 
 
-def process_distribution_message(record: SenderKeyRecord | None, skdm: bytes | SenderKeyDistribution) -> (
-    SenderKeyRecord
-):
+def process_distribution_message(
+    record: SenderKeyRecord | None, skdm: bytes | SenderKeyDistribution
+) -> SenderKeyRecord:
     """Install a sender's key from its SKDM. Re-delivery of a known key keeps the state (and its cached keys)."""
     dist = skdm if isinstance(skdm, SenderKeyDistribution) else SenderKeyDistribution.parse(skdm)
     new = record.clone() if record else SenderKeyRecord()
@@ -159,7 +159,8 @@ def _seed_for_iteration(state: SenderKeyState, iteration: int) -> bytes:
         raise InvalidMessageError(f"sender key iteration {iteration} is over {MAX_FORWARD_JUMP} into the future")
     # Gaps are normal: Baileys skips every other iteration (interop P6); keep the skipped keys.
     while state.iteration < iteration:
-        state.message_keys[state.iteration] = _next_seed(state)
+        skipped = state.iteration  # read before the step advances it
+        state.message_keys[skipped] = _next_seed(state)
     while len(state.message_keys) > MAX_SENDER_MESSAGE_KEYS:
         state.message_keys.popitem(last=False)
     return _next_seed(state)
@@ -186,4 +187,3 @@ def _parse(cls: type, data: bytes, offset: int, what: str) -> Any:  # a generate
         return cls.FromString(bytes(data[1:]))
     except ProtobufDecodeError as exc:
         raise MalformedMessageError(f"{what}: protobuf does not parse ({exc})", offset + 1) from None
-

@@ -13,7 +13,7 @@ import struct
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from whatsapp.errors import DecodeError
+from whatsapp.errors import DecodeError, EncodeError
 from whatsapp.keys import KeyPair
 
 # Bounds (libsignal's values where it has one).
@@ -119,9 +119,7 @@ class SessionRecord:
     archived: list[SessionState] = field(default_factory=list)
 
     def clone(self) -> SessionRecord:
-        return SessionRecord(
-            self.current.clone() if self.current else None, [s.clone() for s in self.archived]
-        )
+        return SessionRecord(self.current.clone() if self.current else None, [s.clone() for s in self.archived])
 
     @property
     def has_open_session(self) -> bool:
@@ -137,13 +135,17 @@ class SessionRecord:
             self.current = None
         del self.archived[MAX_ARCHIVED_STATES:]
 
-    def promote(self, state: SessionState) -> None:
-        """Make `state` (one of ours, possibly archived) the current state; the old current is archived."""
-        if state is self.current:
+    def promote(self, old: SessionState, updated: SessionState) -> None:
+        """Replace `old` (the current or an archived state) by `updated` and make that the current state.
+
+        libsignal-go/Rust promote an archived state that decrypted: the peer is evidently still using it.
+        """
+        if old is self.current:
+            self.current = updated
             return
-        self.archived = [s for s in self.archived if s is not state]
+        self.archived = [s for s in self.archived if s is not old]
         self.archive_current()
-        self.current = state
+        self.current = updated
 
     def enforce_limits(self) -> None:
         """Apply the overall skipped-key cap, evicting the oldest keys of the oldest states first."""
@@ -189,7 +191,11 @@ class SenderKeyState:
 
     def clone(self) -> SenderKeyState:
         return SenderKeyState(
-            self.key_id, self.iteration, self.chain_key, self.signing_public, self.signing_private,
+            self.key_id,
+            self.iteration,
+            self.chain_key,
+            self.signing_public,
+            self.signing_private,
             OrderedDict(self.message_keys),
         )
 
@@ -238,7 +244,10 @@ class SenderKeyRecord:
             signing_private = r.opt_blob(32)
             keys: OrderedDict[int, bytes] = OrderedDict()
             for _ in range(r.count(MAX_SENDER_MESSAGE_KEYS, wide=True)):
+                offset = r.pos
                 it = r.u32()
+                if it in keys:
+                    raise DecodeError(f"sender key record: message key {it} stored twice", offset)
                 keys[it] = r.blob(32)
             states.append(SenderKeyState(key_id, iteration, chain_key, signing_public, signing_private, keys))
         r.end()
@@ -262,7 +271,10 @@ def _read_chain(r: _Reader) -> Chain:
     index = r.u32()
     skipped: OrderedDict[int, bytes] = OrderedDict()
     for _ in range(r.count(MAX_SKIPPED_PER_CHAIN, wide=True)):
+        offset = r.pos
         counter = r.u32()
+        if counter in skipped:
+            raise DecodeError(f"session record: skipped key {counter} stored twice", offset)
         skipped[counter] = r.blob(32)
     return Chain(chain_key, index, skipped)
 
@@ -346,6 +358,8 @@ class _Writer:
         self._parts.append(struct.pack(">H", v))
 
     def u32(self, v: int) -> None:
+        if not 0 <= v <= 0xFFFFFFFF:  # only a counter run past 2**32 could get here
+            raise EncodeError(f"record counter {v} does not fit 32 bits")
         self._parts.append(struct.pack(">I", v))
 
     def blob(self, data: bytes) -> None:
@@ -376,7 +390,7 @@ class _Reader:
     def _take(self, n: int) -> bytes:
         if self.pos + n > len(self._data):
             raise DecodeError(f"{self._what}: truncated (need {n} bytes)", self.pos)
-        chunk = self._data[self.pos:self.pos + n]
+        chunk = self._data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 

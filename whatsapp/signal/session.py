@@ -20,7 +20,7 @@ kept, the redelivered pkmsg finds its session by base key and fails with `Duplic
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
@@ -53,6 +53,9 @@ VERSION_BYTE = 0x33  # (3 << 4) | 3: current version 3, minimum version 3
 MAC_LENGTH = 8
 _ZERO_SALT = bytes(32)
 
+if TYPE_CHECKING:
+    from whatsapp.creds import Credentials
+
 
 # -- public data types -----------------------------------------------------------------------------------
 
@@ -67,6 +70,10 @@ class LocalIdentity:
     @property
     def public_key(self) -> bytes:
         return prefixed(self.identity_key.public)
+
+    @classmethod
+    def from_creds(cls, creds: Credentials) -> LocalIdentity:
+        return cls(creds.identity_key, creds.registration_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,9 +237,9 @@ def build_session_from_bundle(
 # -- encrypt ---------------------------------------------------------------------------------------------
 
 
-def encrypt_message(record: SessionRecord | None, me: LocalIdentity, plaintext: bytes) -> tuple[
-    SessionRecord, EncryptedMessage
-]:
+def encrypt_message(
+    record: SessionRecord | None, me: LocalIdentity, plaintext: bytes
+) -> tuple[SessionRecord, EncryptedMessage]:
     """Encrypt with the current session: a `pkmsg` until the peer's first reply decrypts, then `msg`."""
     if record is None or not record.has_open_session:
         raise NoSessionError("no open session to encrypt with")
@@ -283,9 +290,9 @@ def decrypt_message(
     if record is None or not record.states():
         raise NoSessionError("no session record for this address")
     new = record.clone()
-    state, plaintext = _decrypt_with_states(new.states(), message)
+    old, state, plaintext = _decrypt_with_states(new.states(), message)
     identity_changed = _check_identity(known_identity, state.remote_identity, trust_identity_change)
-    new.promote(state)
+    new.promote(old, state)
     new.enforce_limits()
     return DecryptResult(plaintext, new, state.remote_identity, identity_changed)
 
@@ -318,8 +325,8 @@ def decrypt_prekey_message(
     )
     if existing is not None:
         # A pkmsg of a session we already have: the peer has not seen our reply yet, or this is a redelivery.
-        state, plaintext = _decrypt_with_states([existing], message.message)
-        new.promote(state)
+        _, state, plaintext = _decrypt_with_states([existing], message.message)
+        new.promote(existing, state)
         new.enforce_limits()
         return DecryptResult(plaintext, new, message.identity_key, identity_changed)
 
@@ -329,13 +336,16 @@ def decrypt_prekey_message(
         raise InvalidPreKeyError(
             f"pkmsg names unknown signed prekey {message.signed_pre_key_id}", message.signed_pre_key_id
         )
-    dh = [
-        signed_pre_key.shared_secret(message.identity_key),
-        me.identity_key.shared_secret(message.base_key),
-        signed_pre_key.shared_secret(message.base_key),
-    ]
-    if message.pre_key_id is not None and pre_key is not None:
-        dh.append(pre_key.shared_secret(message.base_key))
+    try:
+        dh = [
+            signed_pre_key.shared_secret(message.identity_key),
+            me.identity_key.shared_secret(message.base_key),
+            signed_pre_key.shared_secret(message.base_key),
+        ]
+        if message.pre_key_id is not None and pre_key is not None:
+            dh.append(pre_key.shared_secret(message.base_key))
+    except CryptoError as exc:  # a small-order base or identity key: nothing can verify
+        raise BadMacError(f"pkmsg carries an unusable key: {exc}") from None
     state = SessionState(
         local_identity=me.public_key,
         remote_identity=message.identity_key,
@@ -346,7 +356,7 @@ def decrypt_prekey_message(
         ratchet_key_pair=signed_pre_key,
         last_remote_ratchet_key=message.base_key,
     )
-    state, plaintext = _decrypt_with_states([state], message.message)
+    _, state, plaintext = _decrypt_with_states([state], message.message)
     new.archive_current()
     new.current = state
     new.enforce_limits()
@@ -358,13 +368,15 @@ def decrypt_prekey_message(
 # -- internals -------------------------------------------------------------------------------------------
 
 
-def _decrypt_with_states(states: list[SessionState], message: WhisperMessage) -> tuple[SessionState, bytes]:
-    """Try each state on a clone; return the advanced clone that decrypted. Raises the most telling error."""
+def _decrypt_with_states(
+    states: list[SessionState], message: WhisperMessage
+) -> tuple[SessionState, SessionState, bytes]:
+    """Try each state on a clone; return (the state, its advanced clone, plaintext). Raises the most telling error."""
     errors: list[SignalError] = []
     for state in states:
         attempt = state.clone()
         try:
-            return attempt, _decrypt_in_state(attempt, message)
+            return state, attempt, _decrypt_in_state(attempt, message)
         except SignalError as exc:
             errors.append(exc)
     for kind in (DuplicateMessageError, InvalidMessageError):
@@ -434,7 +446,8 @@ def _skip_to(chain: Chain, counter: int) -> None:
     if chain.chain_key is None:
         raise InvalidMessageError("cannot skip ahead on a closed chain")
     while chain.index < counter:
-        chain.skipped[chain.index] = _next_message_key_seed(chain)
+        index = chain.index  # read before the step advances it
+        chain.skipped[index] = _next_message_key_seed(chain)
     while len(chain.skipped) > MAX_SKIPPED_PER_CHAIN:
         chain.skipped.popitem(last=False)
 

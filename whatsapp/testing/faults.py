@@ -5,6 +5,7 @@
     await server.faults.device_removed(device)        # code 401 + <conflict type="device_removed"/>
     await server.faults.replaced(device)              # <conflict type="replaced"/> (Baileys: 440)
     server.faults.fail_next_login(device, 403)        # <failure reason="403"/> at the next login
+    await server.faults.stream_end(device)            # <xmlstreamend/> and close (Baileys: 428)
     server.faults.silence(device)                     # no more frames either way, socket left open
     server.faults.drop(device)                        # TCP close without a stream error
 
@@ -58,6 +59,15 @@ class Faults:
 
     async def replaced(self, target: Target) -> None:
         await self.stream_error(target, None, "replaced")
+
+    async def stream_end(self, target: Target) -> None:
+        """`<xmlstreamend/>` then a normal close: the server ending the stream (Baileys: 428, reconnects)."""
+        from whatsapp.binary import Node
+
+        connection = self._connection(target)
+        logger.info("emulator fault: xmlstreamend on #{}", connection.id)
+        await connection.send_node(Node("xmlstreamend"))
+        await connection.close("xmlstreamend")
 
     def fail_next_login(self, device: Device, reason: int | str = 401, *, sticky: bool = False,
                         **attrs: str) -> None:

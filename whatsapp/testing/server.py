@@ -73,10 +73,14 @@ class EmulatedServer:
         first_frame_delay: float = 0.05,
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
         edge_routing: bytes | None = b"\x08\x08\x08\x02",
+        state: ServerState | None = None,
+        min_version: tuple[int, int, int] | None = None,
     ) -> None:
+        """`state` and `ca` taken from a stopped server make a "restarted" one: same accounts, devices
+        and root key, so linked clients log straight back in (pass its `port` too to keep the URL)."""
         self.host = host
         self.port = port
-        self.state = ServerState()
+        self.state = state or ServerState()
         self.ca = ca or CertificateAuthority()
         self.noise_key = KeyPair.generate()
         self.cert_chain = self.ca.issue_chain(self.noise_key.public)
@@ -90,6 +94,8 @@ class EmulatedServer:
         # Sent as <ib><edge_routing> after login; clients echo it in an "ED" prefix when they reconnect
         # (ClientConnection.routing_info). None sends nothing.
         self.edge_routing = edge_routing
+        # Clients announcing an older WA Web version get <failure reason="405"> (client outdated).
+        self.min_version = min_version
         self.handlers = Handlers()
         self.faults = Faults(self)
         self.connections: set[ClientConnection] = set()
@@ -97,6 +103,9 @@ class EmulatedServer:
         self._server: Server | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._register_core_handlers()
+        for account in self.state.accounts.values():
+            if account.phone is not None:
+                account.phone.server = self
         for module_name in PLUGIN_MODULES if plugins is None else plugins:
             self._install_plugin(module_name)
 
@@ -244,6 +253,11 @@ class EmulatedServer:
         if self.first_frame_delay:
             await asyncio.sleep(self.first_frame_delay)
         self.emit("connected", connection=connection, data={"registration": payload.is_registration})
+        if self.min_version is not None and payload.version < self.min_version:
+            version = ".".join(map(str, payload.version))
+            await self._send_failure(connection, "405", {"location": "emu"}, f"client version {version} is outdated",
+                                     None)
+            return
         if payload.is_registration:
             await self._begin_registration(connection, payload)
         elif not await self._login(connection, payload):

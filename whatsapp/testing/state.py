@@ -204,9 +204,12 @@ class Group:
 class ServerEvent:
     """Something that happened on the server, for tests to await.
 
-    Kinds emitted by the core: "connected" (handshake done), "registration" (pair-device refs sent),
-    "paired", "pair_failed", "logged_in", "login_failed", "prekeys_uploaded", "unlinked", "closed",
-    "stanza" (every decoded client stanza; data["node"]). Routing may add its own kinds.
+    Kinds emitted by the core: "connected" (handshake done; data["registration"]), "registration"
+    (pair-device refs sent; data["refs"]), "pairing_code_requested" (companion_hello), "paired",
+    "pair_failed" (data["why"]), "logged_in", "login_failed" (data["reason"], data["why"]),
+    "offline_done" (<ib><offline> sent; data["count"]), "prekeys_uploaded" (data["count"], data["total"]),
+    "unlinked", "closed" (data["reason"]), "stanza" (every decoded client stanza; data["node"]).
+    Routing may add its own kinds.
     """
 
     kind: str

@@ -1,0 +1,198 @@
+"""Messaging under trouble: restarts from the stored state, redelivered stanzas, undecryptable messages
+(retry receipts and Baileys' resend), and our own second device receiving what we send."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import storage
+from tests.fixtures.emulator import HarnessFactory
+from tests.messaging_support import PEOPLE, PyPeer, paired_baileys, paired_python, pn
+from whatsapp.binary import Node
+from whatsapp.messages import MessageReceived
+from whatsapp.proto import signal_pb2
+from whatsapp.receive import MAX_RETRIES, Envelope, parse_envelope, retry_receipt
+from whatsapp.testing import EmulatedServer
+
+pytestmark = [pytest.mark.node, pytest.mark.slow]
+
+
+def intercept(peer: PyPeer, change: Any) -> list[Node]:
+    """Route every incoming stanza through `change(node) -> node` first; returns the list of messages seen."""
+    seen: list[Node] = []
+    original = peer.client._handle
+
+    async def handle(node: Node) -> None:
+        if node.tag == "message":
+            seen.append(node)
+            node = change(node)
+        await original(node)
+
+    peer.client._handle = handle  # type: ignore[method-assign]
+    return seen
+
+
+async def open_folder_store(path: Path) -> Any:
+    store = await storage.open_store(storage.StoreConfig(auth_dir=path, session_id="py"))
+    await store.acquire_lease()
+    return store
+
+
+async def test_restart_keeps_the_conversation_and_gets_the_offline_backlog(
+    emulator: EmulatedServer, make_baileys: HarnessFactory, tmp_path: Path
+) -> None:
+    store = await open_folder_store(tmp_path / "py")
+    py = await paired_python(emulator, store)
+    alice = await paired_baileys(emulator, make_baileys, tmp_path, "alice")
+    first = (await alice.command("send_text", jid=pn("py"), text="before the restart"))["id"]
+    await py.message(first)
+    sent = await py.client.send_text(pn("alice"), "answer before the restart")
+    await alice.wait_for("message", lambda e: e["id"] == sent.id)
+    await py.close()
+    await store.close()
+
+    offline = [(await alice.command("send_text", jid=pn("py"), text=f"while away {i}"))["id"] for i in range(3)]
+    store = await open_folder_store(tmp_path / "py")
+    again = PyPeer(emulator, store)
+    try:
+        await again.start_again()
+        for i, message_id in enumerate(offline):
+            got = await again.message(message_id)
+            assert got.text == f"while away {i}" and got.offline
+        for i in range(2):
+            reply = await again.client.send_text(pn("alice"), f"back {i}")
+            assert (await alice.wait_for("message", lambda e, r=reply.id: e["id"] == r))["text"] == f"back {i}"
+            live = (await alice.command("send_text", jid=pn("py"), text=f"live {i}"))["id"]
+            assert (await again.message(live)).text == f"live {i}"
+        assert not again.failures  # no Bad MAC after the restart
+    finally:
+        await again.close()
+        await store.close()
+
+
+async def test_redelivered_stanza_gives_one_event_and_two_receipts(
+    emulator: EmulatedServer, make_baileys: HarnessFactory, tmp_path: Path
+) -> None:
+    py = await paired_python(emulator)
+    seen = intercept(py, lambda node: node)
+    alice = await paired_baileys(emulator, make_baileys, tmp_path, "alice")
+    try:
+        first = (await alice.command("send_text", jid=pn("py"), text="only once"))["id"]  # a pkmsg
+        await py.message(first)
+        second = (await alice.command("send_text", jid=pn("py"), text="also once"))["id"]
+        await py.message(second)
+        connection = emulator.state.device_for(py.auth.creds.me_id).connection
+        for node in [n for n in seen if n.attr_str("id") in (first, second)]:
+            await connection.send_node(node)  # the server redelivers (e.g. our receipt was lost)
+        async with asyncio.timeout(10):
+            while len(py.sent("receipt", id=first)) < 2 or len(py.sent("receipt", id=second)) < 2:
+                await asyncio.sleep(0.05)
+        assert [e.id for e in py.messages].count(first) == 1
+        assert [e.id for e in py.messages].count(second) == 1
+        assert all(r.attr_str("type") is None for r in py.sent("receipt", id=first))  # delivery, not retry
+        assert not py.failures
+    finally:
+        await py.close()
+
+
+async def test_corrupted_message_gets_a_retry_receipt_and_baileys_resends(
+    emulator: EmulatedServer, make_baileys: HarnessFactory, tmp_path: Path
+) -> None:
+    py = await paired_python(emulator)
+    alice = await paired_baileys(emulator, make_baileys, tmp_path, "alice")
+    try:
+        hello = (await alice.command("send_text", jid=pn("py"), text="session first"))["id"]
+        await py.message(hello)
+        corrupt_once: set[str] = set()
+
+        def corrupt(node: Node) -> Node:
+            message_id = node.attr_str("id") or ""
+            enc = node.child("enc")
+            if enc is None or message_id in corrupt_once or message_id == hello:
+                return node
+            corrupt_once.add(message_id)
+            body = bytearray(enc.content_bytes or b"")
+            body[len(body) // 2] ^= 0xFF
+            children = [Node("enc", dict(enc.attrs), bytes(body))] + [c for c in node.children if c.tag != "enc"]
+            return Node("message", dict(node.attrs), children)
+
+        intercept(py, corrupt)
+        broken = (await alice.command("send_text", jid=pn("py"), text="decrypted at the second try"))["id"]
+        got = await py.message(broken)  # Baileys answered our retry receipt with a fresh copy
+        assert got.text == "decrypted at the second try"
+        retries = py.sent("receipt", id=broken, type="retry")
+        assert len(retries) == 1
+        retry = retries[0]
+        assert retry.child("retry").attr_str("count") == "1" and retry.child("retry").attr_str("v") == "1"
+        assert retry.child("retry").attr_str("id") == broken
+        assert len(retry.child("registration").content_bytes or b"") == 4
+        assert retry.child("keys") is None  # a first retry on an existing session carries no keys
+        assert len(py.failures) == 1 and not py.failures[0].gave_up
+        assert len(py.sent("receipt", id=broken)) == 2  # the retry, then the delivery receipt
+    finally:
+        await py.close()
+
+
+async def test_retry_receipts_are_bounded_then_nacked(emulator: EmulatedServer, tmp_path: Path) -> None:
+    py = await paired_python(emulator)
+    try:
+        me = py.auth.creds.me_id
+        # A well-formed whisper message from a stranger we have no session with, delivered again and again.
+        whisper = signal_pb2.WhisperMessage(ephemeralKey=b"\x05" + bytes(range(32)), counter=0, previousCounter=0,
+                                            ciphertext=bytes(32)).SerializeToString()
+        body = b"\x33" + whisper + bytes(8)
+        stanza = Node("message", {"from": "15557770000:3@s.whatsapp.net", "id": "3EB0BAD", "t": "1700000000",
+                                  "type": "text"}, [Node("enc", {"v": "2", "type": "msg"}, body)])
+        connection = emulator.state.device_for(me).connection
+        for _ in range(MAX_RETRIES + 2):
+            await connection.send_node(stanza)
+        async with asyncio.timeout(10):
+            while len(py.sent("receipt", id="3EB0BAD")) < MAX_RETRIES or not py.sent("ack", id="3EB0BAD"):
+                await asyncio.sleep(0.05)
+        retries = py.sent("receipt", id="3EB0BAD", type="retry")
+        assert [r.child("retry").attr_str("count") for r in retries] == [str(i) for i in range(1, MAX_RETRIES + 1)]
+        # No session: every retry carries <keys> with a fresh one-time prekey, the signed prekey and our identity.
+        keys = retries[0].child("keys")
+        assert keys is not None and keys.child("key") is not None and keys.child("skey") is not None
+        assert keys.child("device-identity") is not None and len(keys.child("identity").content_bytes) == 32
+        nacks = py.sent("ack", id="3EB0BAD")
+        assert nacks and all(n.attr_str("error") for n in nacks)
+        assert sum(1 for f in py.failures if f.gave_up) == 2
+    finally:
+        await py.close()
+
+
+def test_retry_receipt_shape_for_groups() -> None:
+    from whatsapp.jid import JID
+
+    node = Node("message", {"from": "123-456@g.us", "participant": "999:2@lid", "id": "ID1", "t": "17"}, [])
+    env: Envelope = parse_envelope(node, JID.parse("1555:1@s.whatsapp.net"), JID.parse("777:1@lid"))
+    receipt = retry_receipt(env, 2, 0x01020304, None)
+    assert receipt.attrs["to"] == JID.parse("123-456@g.us") and receipt.attrs["participant"] == JID.parse("999:2@lid")
+    assert receipt.child("registration").content == b"\x01\x02\x03\x04"
+    assert receipt.child("retry").attrs == {"count": "2", "id": "ID1", "t": "17", "v": "1"}
+
+
+async def test_our_second_device_gets_the_device_sent_copy(
+    emulator: EmulatedServer, make_baileys: HarnessFactory, tmp_path: Path
+) -> None:
+    py = await paired_python(emulator)
+    second = PyPeer(emulator)  # a second companion of the same account
+    await second.pair(*PEOPLE["py"])
+    alice = await paired_baileys(emulator, make_baileys, tmp_path, "alice")
+    try:
+        sent = await py.client.send_text(pn("alice"), "seen on both of my devices")
+        await alice.wait_for("message", lambda e: e["id"] == sent.id)
+        copy: MessageReceived = await second.message(sent.id)
+        assert copy.from_me and copy.text == "seen on both of my devices"
+        assert copy.chat.user == PEOPLE["alice"][0] and not copy.is_group
+        # The sender receipt of our other device goes back to us, not to Alice.
+        receipt = second.sent("receipt", id=sent.id)[0]
+        assert receipt.attr_str("type") == "sender"
+    finally:
+        await second.close()
+        await py.close()
