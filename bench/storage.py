@@ -11,25 +11,28 @@ SecantusDB is a Python server, much slower than mongod: MongoDB latencies are up
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import os
-import shutil
-import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Run as `python bench/storage.py`: import the project from the repository root.
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-import bson
-from loguru import logger
-from pymongo import monitoring
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 
-from storage import StoreConfig, open_store
-from tests.fixtures.mongo import MongoTestServer
-from whatsapp.auth import KeyType
+import bson  # noqa: E402
+from loguru import logger  # noqa: E402
+from pymongo import monitoring  # noqa: E402
+
+from storage import StoreConfig, open_store  # noqa: E402
+from tests.fixtures.mongo import MongoTestServer  # noqa: E402
+from whatsapp.auth import KeyType  # noqa: E402
 
 
 class CommandCounter(monitoring.CommandListener):

@@ -188,8 +188,14 @@ class FolderStore:
     def load(self) -> FolderLoad:
         if not self.dir.is_dir():
             return FolderLoad(None)
-        has_content = any(p.exists() for p in (self.creds_path, self.checkpoint_path, self.journal_dir, self.keys_dir))
         if not self.meta_path.exists():
+            # Empty sub-folders are what a crash during the very first commit leaves: no session yet.
+            has_content = (
+                self.creds_path.exists()
+                or self.checkpoint_path.exists()
+                or any(self.journal_dir.glob("*.json"))
+                or any(self.keys_dir.glob("*/*.key"))
+            )
             if has_content:
                 raise CorruptSessionError(
                     f"{self.meta_path} is missing although {self.dir} holds session files; restore the folder "
@@ -404,10 +410,11 @@ class FolderStore:
         if not self.encryption_matches and not change.reset and self.meta_path.exists():
             raise StorageError(f"{self.dir}: the encryption scheme changes, which needs a full rewrite (reset change)")
         try:
-            for path in (self.dir, self.journal_dir, self.keys_dir):
-                _make_dir(path)
+            _make_dir(self.dir)
             if not self.meta_path.exists():
                 self._write_meta()
+            for path in (self.journal_dir, self.keys_dir):
+                _make_dir(path)
             journal_path = self.journal_dir / f"{change.version:012d}.json"
             _write_file(journal_path, self._encode_journal(change), durable=True)
             if change.reset:

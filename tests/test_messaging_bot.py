@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import plugins
-from plugins import F, CommandHandler, Context, Dispatcher, MessageHandler
+from plugins import CommandHandler, Context, Dispatcher, F, MessageHandler
 from tests.fixtures.emulator import HarnessFactory
 from tests.messaging_support import PEOPLE, paired_baileys, paired_python, pn
 from tests.test_bot_process import QR_LINE, BotProcess, stop_gracefully
@@ -21,7 +21,7 @@ from whatsapp.testing import EmulatedServer
 
 
 def ping_handler() -> CommandHandler:
-    import plugins.ping  # noqa: F401 - registers the command
+    import plugins.ping
 
     return next(c for c in plugins.registered_commands() if c.plugin == "ping" and c.name == "ping")
 

@@ -87,7 +87,10 @@ async def test_sigkill_during_folder_writes_50_trials(tmp_path: Path) -> None:
         where = f"trial {trial} (checkpoint every {checkpoint_every}): acked {acked}, loaded {counter}"
         assert acked <= counter <= acked + 1, where
         assert counter >= previous, f"{where}, previous load {previous}"
-        check_consistent(snapshot, counter)
+        try:
+            check_consistent(snapshot, counter)
+        except AssertionError as exc:
+            raise AssertionError(f"{where}: inconsistent load {exc}") from exc
         previous = counter
     assert previous > 50  # the trials did write a lot
 

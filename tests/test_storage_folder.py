@@ -273,3 +273,18 @@ async def test_second_process_on_the_same_folder_waits(tmp_path: Path) -> None:
 def test_bad_session_id_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="session id"):
         FolderStore(tmp_path, "../escape", None)
+
+
+async def test_crash_during_the_very_first_commit_is_no_session_yet(tmp_path: Path) -> None:
+    """Empty sub-folders (and a header) without any journal entry or file are a first commit that never happened."""
+    session_dir = tmp_path / "auth" / "test"
+    (session_dir / "journal").mkdir(parents=True)
+    (session_dir / "keys").mkdir()
+    store = await open_store(folder_config(tmp_path))
+    assert store.loaded_from == "new"
+    await store.acquire_lease()
+    await write_keys(store, {("pre-key", "1"): b"a"})
+    await store.close()
+    again = await open_store(folder_config(tmp_path))
+    assert again.loaded_from == "folder" and again.snapshot().keys == {("pre-key", "1"): b"a"}
+    await again.close()

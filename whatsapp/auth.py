@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from enum import StrEnum
 
 from whatsapp.creds import Credentials
@@ -75,6 +76,13 @@ class Transaction:
         return self.creds is None and not self.keys
 
 
+# The transactions open in the current asyncio task (a ContextVar: each task has its own), so a nested
+# `transaction()` joins only its own task's unit of work, never another task's that is suspended mid-way.
+_open_transactions: ContextVar[tuple[tuple[AuthState, Transaction], ...]] = ContextVar(
+    "open_auth_transactions", default=()
+)
+
+
 class AuthState(abc.ABC):
     """What the client needs from a session store."""
 
@@ -82,7 +90,6 @@ class AuthState(abc.ABC):
 
     def __init__(self, creds: Credentials) -> None:
         self.creds = creds
-        self._open_tx: Transaction | None = None
 
     @abc.abstractmethod
     async def get(self, key_type: KeyType, ids: Iterable[str]) -> dict[str, bytes]:
@@ -106,17 +113,20 @@ class AuthState(abc.ABC):
     async def transaction(self) -> AsyncIterator[Transaction]:
         """`async with state.transaction() as tx:`; commits on success, discards on error.
 
-        A nested transaction joins the outer one, so helpers can open their own freely.
+        A nested transaction (in the same asyncio task) joins the outer one, so helpers can open their
+        own freely; concurrent tasks get separate transactions.
         """
-        if self._open_tx is not None:
-            yield self._open_tx
-            return
+        open_now = _open_transactions.get()
+        for state, open_tx in open_now:
+            if state is self:
+                yield open_tx
+                return
         tx = Transaction(self)
-        self._open_tx = tx
+        token = _open_transactions.set((*open_now, (self, tx)))
         try:
             yield tx
         finally:
-            self._open_tx = None
+            _open_transactions.reset(token)
         if not tx.empty:
             await self.commit(tx)
             if tx.creds is not None:

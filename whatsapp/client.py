@@ -146,9 +146,12 @@ class Client:
         # One lock over every Signal record change (decrypt and encrypt): a ratchet is never advanced
         # by two operations at once, whichever address (PN or LID) they came in by.
         self._signal_lock = asyncio.Lock()
+        # Held (briefly, never across a network wait) by whatever allocates prekey ids from the
+        # credentials: the upload batch and a retry receipt's fresh key never get the same id.
+        self._creds_lock = asyncio.Lock()
         self._events: asyncio.Queue[events.Event] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
-        self.receiver = Receiver(auth, self.send_node, self._queue_event, self._signal_lock)
+        self.receiver = Receiver(auth, self.send_node, self._queue_event, self._signal_lock, self._creds_lock)
         self.sender = Sender(self, self._signal_lock)
         self.dispatcher: Any = None  # the bot's plugin dispatcher, when one is attached (bot.py)
 
@@ -668,9 +671,11 @@ class Client:
             if not plan.generate and not plan.reuse_ids:
                 logger.debug("server has {} prekeys; enough", server_count)
                 return
-            upload = await prepare_upload(self.auth, plan)
+            async with self._creds_lock:
+                upload = await prepare_upload(self.auth, plan)
             await self.query(upload_iq(self._iq.next_id(), self.auth.creds, upload.keys))
-            await mark_uploaded(self.auth, upload)
+            async with self._creds_lock:
+                await mark_uploaded(self.auth, upload)
             first = upload.keys[0][0] if upload.keys else 0
             logger.info("uploaded {} prekeys (server had {})", len(upload.keys), server_count)
             await self.bus.emit(events.PrekeysUploaded(len(upload.keys), first))

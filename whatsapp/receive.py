@@ -347,11 +347,12 @@ class Receiver:
     """Processes `<message>` stanzas for a client: decrypt, persist, emit, acknowledge."""
 
     def __init__(self, auth: AuthState, send_node: Callable[[Node], Awaitable[None]],
-                 emit: Callable[[Any], Awaitable[None]], lock: Any) -> None:
+                 emit: Callable[[Any], Awaitable[None]], lock: Any, creds_lock: Any) -> None:
         self.auth = auth
         self._send = send_node
         self._emit = emit
         self._lock = lock  # the client's Signal lock: receive and send never interleave their records
+        self._creds_lock = creds_lock  # prekey id allocation (shared with the prekey upload)
         self._retries: OrderedDict[str, int] = OrderedDict()
         self.received = 0
         self.failed = 0
@@ -441,18 +442,19 @@ class Receiver:
 
     async def _retry_keys(self) -> Node:
         """A fresh one-time prekey, durably stored (with the id bump) before it leaves in the receipt."""
-        creds = self.auth.creds
-        key_id = creds.next_prekey_id
-        pair = KeyPair.generate()
-        next_id = 1 if key_id >= 0xFFFFFF else key_id + 1
-        # If every earlier key is uploaded, this one counts as uploaded too (it is handed out directly);
-        # otherwise it joins the pending range and is uploaded with the next batch (harmless).
-        uploaded = creds.first_unuploaded_prekey_id
-        async with self.auth.transaction() as tx:
-            tx.set(KeyType.PRE_KEY, str(key_id), pair.to_bytes())
-            tx.set_creds(dataclasses.replace(
-                creds, next_prekey_id=next_id,
-                first_unuploaded_prekey_id=next_id if uploaded == key_id else uploaded))
+        async with self._creds_lock:
+            creds = self.auth.creds
+            key_id = creds.next_prekey_id
+            pair = KeyPair.generate()
+            next_id = 1 if key_id >= 0xFFFFFF else key_id + 1
+            # If every earlier key is uploaded, this one counts as uploaded too (it is handed out directly);
+            # otherwise it joins the pending range and is uploaded with the next batch (harmless).
+            uploaded = creds.first_unuploaded_prekey_id
+            async with self.auth.transaction() as tx:
+                tx.set(KeyType.PRE_KEY, str(key_id), pair.to_bytes())
+                tx.set_creds(dataclasses.replace(
+                    creds, next_prekey_id=next_id,
+                    first_unuploaded_prekey_id=next_id if uploaded == key_id else uploaded))
         return retry_keys_node(creds.identity_key.public, (key_id, pair), creds.signed_prekey, creds.account)
 
 

@@ -253,7 +253,9 @@ class Sender:
     async def _bundles_for(self, targets: list[_Target], force: set[JID] | None = None) -> dict[JID, PreKeyBundle]:
         """Bundles for the targets that have no session (or are in `force`), fetched in one IQ."""
         need: list[_Target] = []
-        async with self.auth.transaction() as tx:  # read-only unless a PN session migrates to LID
+        # Read-only unless a PN session migrates to LID; under the Signal lock so such a copy never
+        # lands on top of a LID session a concurrent decrypt just advanced.
+        async with self._lock, self.auth.transaction() as tx:
             for target in targets:
                 if force and target.address in force:
                     need.append(target)

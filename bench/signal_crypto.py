@@ -1,4 +1,4 @@
-"""Signal protocol timings (whatsapp.signal, pure Python). Run: .venv/bin/python bench/signal.py
+"""Signal protocol timings (whatsapp.signal, pure Python). Run: .venv/bin/python bench/signal_crypto.py
 
 Per-message figures include what a client does per stanza: parse the stored record, encrypt or decrypt,
 serialize the record again.
