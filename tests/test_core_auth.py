@@ -96,21 +96,3 @@ async def test_nested_transactions_join_the_outer_unit_of_work() -> None:
     assert state.commits == 1
     assert state.creds.next_prekey_id == 42
 
-
-async def test_transactions_of_different_tasks_never_interleave() -> None:
-    """Two concurrent read-modify-write units of work on one key must not lose an update."""
-    import asyncio
-
-    state = MemoryAuthState()
-    async with state.transaction() as tx:
-        tx.set(KeyType.SESSION, "peer.0", b"0")
-
-    async def bump() -> None:
-        async with state.transaction() as tx:
-            value = int((await tx.get(KeyType.SESSION, ["peer.0"]))["peer.0"])
-            await asyncio.sleep(0)  # give the other task every chance to interleave
-            tx.set(KeyType.SESSION, "peer.0", str(value + 1).encode())
-
-    await asyncio.gather(*(bump() for _ in range(10)))
-    assert await state.get(KeyType.SESSION, ["peer.0"]) == {"peer.0": b"10"}
-    assert state.commits == 11

@@ -12,9 +12,10 @@ import pytest
 import storage
 from tests.fixtures.emulator import HarnessFactory
 from tests.messaging_support import PEOPLE, PyPeer, paired_baileys, paired_python, pn
+from whatsapp.auth import KeyType
 from whatsapp.binary import Node
 from whatsapp.jid import JID
-from whatsapp.messages import DecryptFailed, MessageReceived
+from whatsapp.messages import DecryptFailed, MessageReceived, SendError
 from whatsapp.proto import signal_pb2
 from whatsapp.receive import MAX_RETRIES, Envelope, parse_envelope, retry_receipt
 from whatsapp.testing import EmulatedServer
@@ -235,4 +236,48 @@ async def test_our_second_device_gets_the_device_sent_copy(
         assert receipt.attr_str("type") == "sender"
     finally:
         await second.close()
+        await py.close()
+
+
+async def test_device_list_cache_is_invalidated_when_a_contact_links_a_device(
+    emulator: EmulatedServer, make_baileys: HarnessFactory, tmp_path: Path
+) -> None:
+    py = await paired_python(emulator)
+    alice = await paired_baileys(emulator, make_baileys, tmp_path, "alice")
+    alice_second = PyPeer(emulator)
+    try:
+        first = await py.client.send_text(pn("alice"), "one device so far")
+        await alice.wait_for("message", lambda e: e["id"] == first.id)
+        cached = await py.auth.get(KeyType.DEVICE_LIST, [pn("alice")])
+        assert pn("alice") in cached  # the usync answer is cached
+
+        await alice_second.pair(*PEOPLE["alice"])  # the server tells everybody: <notification type="devices">
+        assert pn("alice") not in await py.auth.get(KeyType.DEVICE_LIST, [pn("alice")])
+        second = await py.client.send_text(pn("alice"), "now on both")
+        await alice.wait_for("message", lambda e: e["id"] == second.id)
+        assert (await alice_second.message(second.id)).text == "now on both"
+    finally:
+        await alice_second.close()
+        await py.close()
+
+
+async def test_a_refused_send_raises_send_error_with_the_code(
+    emulator: EmulatedServer, make_baileys: HarnessFactory, tmp_path: Path
+) -> None:
+    py = await paired_python(emulator)
+    await paired_baileys(emulator, make_baileys, tmp_path, "alice")
+    original = py.client._handle
+
+    async def refuse(node: Node) -> None:  # the server's ack says 463 (missing privacy token)
+        if node.tag == "ack" and node.attr_str("class") == "message":
+            node = Node("ack", {**node.attrs, "error": "463"})
+        await original(node)
+
+    py.client._handle = refuse  # type: ignore[method-assign]
+    try:
+        with pytest.raises(SendError) as refused:
+            await py.client.send_text(pn("alice"), "not delivered")
+        assert refused.value.code == 463 and refused.value.message_id.startswith("3EB0")
+        assert py.client.connected
+    finally:
         await py.close()
