@@ -281,3 +281,43 @@ async def test_a_refused_send_raises_send_error_with_the_code(
         assert py.client.connected
     finally:
         await py.close()
+
+
+async def test_baileys_retry_receipt_gets_our_resend(
+    emulator: EmulatedServer, make_baileys: HarnessFactory, tmp_path: Path
+) -> None:
+    py = await paired_python(emulator)
+    alice = await paired_baileys(emulator, make_baileys, tmp_path, "alice")
+    try:
+        hello = (await alice.command("send_text", jid=pn("py"), text="hello"))["id"]
+        await py.message(hello)
+        alice_device = f"{PEOPLE['alice'][0]}:1@s.whatsapp.net"
+        spoil: list[str] = []
+        recording = py.client.send_node
+
+        async def spoiling(node: Node) -> None:
+            # Flip the MAC of the copy for Alice's Baileys device in the first message we send.
+            if node.tag == "message" and not spoil and node.child("participants") is not None:
+                spoil.append(node.attr_str("id") or "")
+                tos = []
+                for to in node.child("participants").children:
+                    if str(to.attrs["jid"]) == alice_device:
+                        enc = to.child("enc")
+                        body = bytearray(enc.content_bytes or b"")
+                        body[-1] ^= 0xFF
+                        to = Node("to", dict(to.attrs), [Node("enc", dict(enc.attrs), bytes(body))])
+                    tos.append(to)
+                node = Node("message", dict(node.attrs), [Node("participants", {}, tos),
+                                                          *[c for c in node.children if c.tag != "participants"]])
+            await recording(node)
+
+        py.client.send_node = spoiling  # type: ignore[method-assign]
+        sent = await py.client.send_text(pn("alice"), "needs a second try")
+        assert spoil == [sent.id]
+        got = await alice.wait_for("message", lambda e: e["id"] == sent.id, timeout=30)
+        assert got["text"] == "needs a second try"
+        resent = [n for n in py.sent("message", id=sent.id) if n.child("enc") is not None]
+        assert len(resent) == 1 and resent[0].child("enc").attr_str("count") == "1"
+        assert str(resent[0].attrs["to"]) == alice_device
+    finally:
+        await py.close()
