@@ -158,6 +158,13 @@ async def test_ping_answers_by_pn_and_by_lid_and_survives_a_broken_plugin(
             answer = await alice.wait_for("message", lambda e: e["text"] == "pong" and not e["fromMe"])
             assert answer["from"].split("@")[0] in (PEOPLE["py"][0], emulator.account(PEOPLE["py"][0]).lid)
         assert dispatcher.failures >= 6  # each "!crash" and each watcher call failed, in isolation
+
+        # In a group the answer goes to the group, quoting the question.
+        gid = (await alice.command("create_group", subject="Bots", participants=[pn("py")]))["id"]
+        asked = (await alice.command("send_text", jid=gid, text="!ping"))["id"]
+        await py.message(asked)
+        answer = await alice.wait_for("message", lambda e: e["text"] == "pong" and e["from"] == gid)
+        assert not answer["fromMe"]
         assert py.client.connected and not py.failures
     finally:
         await dispatcher.close()
@@ -192,3 +199,17 @@ async def test_bot_process_answers_ping(emulator: EmulatedServer, make_baileys: 
         await stop_gracefully(bot)
     finally:
         await bot.kill()
+
+
+def test_bot_config_reads_the_dispatcher_settings() -> None:
+    from botconfig import BotConfig, ConfigError
+
+    config = BotConfig.from_env({"BOT_PREFIXES": "! /", "BOT_STALE_AFTER": "60", "BOT_MAX_CONCURRENCY": "3",
+                                 "BOT_HANDLER_TIMEOUT": "2.5"})
+    assert config.command_prefixes == ("!", "/") and config.stale_after == 60
+    assert config.max_concurrency == 3 and config.handler_timeout == 2.5
+    assert BotConfig.from_env({}).command_prefixes == ("!",)
+    for bad in ({"BOT_STALE_AFTER": "soon"}, {"BOT_MAX_CONCURRENCY": "0"}, {"BOT_PREFIXES": "toolong"}):
+        with pytest.raises(ConfigError) as error:
+            BotConfig.from_env(bad)
+        assert error.value.variable == next(iter(bad))

@@ -14,11 +14,12 @@ from whatsapp.testing import EmulatedServer
 pytestmark = [pytest.mark.node, pytest.mark.slow]
 
 
+@pytest.mark.parametrize("flavour", ["baileys", "@whiskeysockets/baileys"])  # Baileys 7.0.0-rc14 and 6.7.24
 async def test_baileys_and_python_exchange_texts(
-    emulator: EmulatedServer, make_baileys: HarnessFactory, tmp_path: Path
+    emulator: EmulatedServer, make_baileys: HarnessFactory, tmp_path: Path, flavour: str
 ) -> None:
     py = await paired_python(emulator)
-    alice = await paired_baileys(emulator, make_baileys, tmp_path, "alice")
+    alice = await paired_baileys(emulator, make_baileys, tmp_path, "alice", flavour)
     try:
         first = (await alice.command("send_text", jid=pn("py"), text="hello python"))["id"]
         got = await py.message(first)

@@ -1,5 +1,5 @@
-"""Sans-I/O pieces of messaging: envelopes, receipts, ids, usync/bundle parsing, and a full 1:1 and group
-exchange between two in-memory parties (our receive path against our send helpers, no network)."""
+"""Sans-I/O pieces of messaging: envelopes, receipts, ids, message types and texts, usync/bundle/group
+parsing, and the PN→LID session migration."""
 
 from __future__ import annotations
 
@@ -143,3 +143,27 @@ async def test_pn_sessions_migrate_to_lid_addresses_without_losing_the_pn_copy()
     assert auth.keys[KeyType.SESSION] == {"1555.3": b"record", "777_1.3": b"record"}
     assert auth.keys[KeyType.IDENTITY]["777_1.3"] == b"identity"
     assert sender_key_id(JID.parse("1-2@g.us"), lid_device) == "1-2@g.us::777_1::3"
+
+
+def test_decrypt_failure_warnings_are_capped_per_minute() -> None:
+    from loguru import logger
+
+    from whatsapp.receive import FAILURE_WARNINGS, Receiver
+
+    async def nothing(*args: object) -> None:
+        return None
+
+    receiver = Receiver(MemoryAuthState(), nothing, nothing, None, None)
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(message.record["message"]), level="WARNING")
+    try:
+        node = Node("message", {"from": JID.parse("1555:2@s.whatsapp.net"), "id": "F", "t": "1"}, [])
+        env = parse_envelope(node, ME, ME_LID)
+        for _ in range(FAILURE_WARNINGS * 5):
+            receiver._warn_failure(env, DecodeError("bad"))
+        receiver._window_start -= 61  # a minute later
+        receiver._warn_failure(env, DecodeError("bad"))
+    finally:
+        logger.remove(sink)
+    assert len(lines) == FAILURE_WARNINGS + 2
+    assert f"{FAILURE_WARNINGS * 4} more messages could not be decrypted" in lines[FAILURE_WARNINGS]

@@ -114,7 +114,10 @@ class AuthState(abc.ABC):
         """`async with state.transaction() as tx:`; commits on success, discards on error.
 
         A nested transaction (in the same asyncio task) joins the outer one, so helpers can open their
-        own freely; concurrent tasks get separate transactions.
+        own freely; concurrent tasks get separate transactions. Each commit is atomic, but two tasks
+        doing a read-modify-write of the same record must serialise themselves (the client holds one
+        Signal lock over every session and sender-key change); a store-wide lock here would deadlock a
+        task that holds a transaction while the reader it waits on needs one.
         """
         open_now = _open_transactions.get()
         for state, open_tx in open_now:

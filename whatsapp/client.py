@@ -9,6 +9,12 @@
     reason = await client.wait()  # until a disconnect after which reconnecting would be wrong
     await client.close()          # closes the socket (never logs out)
 
+    @client.on(MessageReceived)   # whatsapp.messages (also reachable as events.MessageReceived)
+    async def got(msg): await client.send_text(msg.chat, "hi", quoted=msg)
+
+    await client.send_text("15551234567@s.whatsapp.net" | "…@lid" | "…@g.us", "text")  # -> SendResult
+    await client.send_message(jid, e2e_pb2.Message(...))                               # raises SendError
+
 Design (field-notes §2.3 (b)–(h)):
 - Exactly one supervisor task per client (`start()` is single-flight); every connection gets a new
   `WASocket`, and the old one is torn down (tasks cancelled, IQs failed, socket closed) first.
@@ -17,6 +23,10 @@ Design (field-notes §2.3 (b)–(h)):
 - Decisions live in sans-I/O modules: `reconnect` (policy), `pairing`, `prekeys`, `keepalive`.
 - Pairing credentials are committed in one transaction before the reply is sent, so the 515 restart
   that follows always reconnects with durable credentials.
+- Messages: `receive.Receiver` decrypts inline in the reader (stanza order is session order) and
+  queues the events; a separate pump task delivers them, so a handler that sends and awaits the
+  server's ack never blocks the reader that must read it. `send.Sender` encrypts and sends. One
+  Signal lock serializes every session/sender-key change of both.
 """
 
 from __future__ import annotations

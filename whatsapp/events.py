@@ -149,6 +149,16 @@ class NodeReceived(Event):
     node: Any
 
 
+def __getattr__(name: str) -> Any:
+    """`events.MessageReceived` / `events.DecryptFailed`: they live in whatsapp.messages (which imports this
+    module), and are offered here too so every event class is reachable from one place."""
+    if name in ("MessageReceived", "DecryptFailed"):
+        from whatsapp import messages
+
+        return getattr(messages, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 E = TypeVar("E", bound=Event)
 Handler = Callable[[Any], Awaitable[None] | None]
 

@@ -52,9 +52,10 @@ from whatsapp.signal import (
 )
 
 MAX_RETRIES = 5  # Baileys' maxMsgRetryCount; the sender gives up too
+FAILURE_WARNINGS = 10  # per minute; a flood of failures is summed up, never logged line by line
 RETRY_MEMORY = 1024  # messages whose retry count we remember (bounded: field-notes 2.3 (j))
 NACK_UNHANDLED = 500
-NACK_INVALID_PROTOBUF = 491
+NACK_UNRECOGNIZED = 488
 NACK_PARSE_ERROR = 487
 
 # Envelope attribute pairs that each carry one PN↔LID mapping of the same user.
@@ -305,7 +306,10 @@ async def _install_skdm(tx: Transaction, group: JID, author: JID, message: e2e_p
 async def decrypt_envelope(tx: Transaction, creds: Any, env: Envelope, author: JID) -> DecryptOutcome:
     """Decrypt every `<enc>` of the stanza inside `tx`; errors are collected, never raised."""
     outcome = DecryptOutcome()
-    for enc in env.node.children_by_tag("enc"):
+    encs = env.node.children_by_tag("enc")
+    # Pairwise first: an SKDM they carry must be installed before the skmsg that needs it.
+    encs.sort(key=lambda enc: enc.attr_str("type") == "skmsg")
+    for enc in encs:
         enc_type = enc.attr_str("type")
         body = enc.content_bytes or b""
         try:
@@ -356,6 +360,9 @@ class Receiver:
         self._retries: OrderedDict[str, int] = OrderedDict()
         self.received = 0
         self.failed = 0
+        self._window_start = time.monotonic()
+        self._warned = 0
+        self._suppressed = 0
 
     def _me(self) -> tuple[JID, JID | None]:
         creds = self.auth.creds
@@ -424,12 +431,11 @@ class Receiver:
         self.failed += 1
         gave_up = outcome.error is None or count > MAX_RETRIES
         if count == 1:
-            logger.warning("message {} from {} could not be decrypted: {}: {}", env.id, env.sender,
-                           type(error).__name__, error)
+            self._warn_failure(env, error)
         else:
             logger.debug("message {} still undecryptable (attempt {}): {}", env.id, count, error)
         if gave_up:
-            code = NACK_UNHANDLED if outcome.error is not None else NACK_INVALID_PROTOBUF
+            code = NACK_UNHANDLED if outcome.error is not None else NACK_UNRECOGNIZED
             if count == MAX_RETRIES + 1:
                 logger.warning("message {} from {}: giving up after {} retry receipts", env.id, env.sender,
                                MAX_RETRIES)
@@ -439,6 +445,21 @@ class Receiver:
             await self._send(retry_receipt(env, count, self.auth.creds.registration_id, keys))
         await self._emit(DecryptFailed(env.chat, env.sender, env.id, f"{type(error).__name__}: {error}",
                                        min(count, MAX_RETRIES), gave_up))
+
+    def _warn_failure(self, env: Envelope, error: Exception) -> None:
+        """One WARNING per failing message, at most FAILURE_WARNINGS per minute; the rest is summed up."""
+        now = time.monotonic()
+        if now - self._window_start >= 60.0:
+            if self._suppressed:
+                logger.warning("{} more messages could not be decrypted in the last minute", self._suppressed)
+            self._window_start, self._warned, self._suppressed = now, 0, 0
+        if self._warned < FAILURE_WARNINGS:
+            self._warned += 1
+            logger.warning("message {} from {} could not be decrypted: {}: {}", env.id, env.sender,
+                           type(error).__name__, error)
+        else:
+            self._suppressed += 1
+            logger.debug("message {} from {} could not be decrypted: {}", env.id, env.sender, error)
 
     async def _retry_keys(self) -> Node:
         """A fresh one-time prekey, durably stored (with the id bump) before it leaves in the receipt."""
@@ -457,6 +478,3 @@ class Receiver:
                     first_unuploaded_prekey_id=next_id if uploaded == key_id else uploaded))
         return retry_keys_node(creds.identity_key.public, (key_id, pair), creds.signed_prekey, creds.account)
 
-
-def now() -> int:
-    return int(time.time())
