@@ -17,14 +17,15 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 import qrcode
 from dotenv import load_dotenv
 from loguru import logger
 
+import storage
 from botconfig import BotConfig, ConfigError
 from whatsapp import events
+from whatsapp.auth import AuthState
 from whatsapp.client import Client
 from whatsapp.errors import WhatsAppError
 from whatsapp.payload import DeviceConfig
@@ -73,10 +74,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def store_config(config: BotConfig) -> Any:
-    from storage import StoreConfig
-
-    return StoreConfig(
+def store_config(config: BotConfig) -> storage.StoreConfig:
+    return storage.StoreConfig(
         auth_dir=Path(config.auth_dir),
         session_id=config.session_id,
         mongodb_uri=config.mongodb_uri,
@@ -86,8 +85,6 @@ def store_config(config: BotConfig) -> Any:
 
 
 async def session_tool(config: BotConfig, args: argparse.Namespace) -> int:
-    import storage
-
     cfg = store_config(config)
     if args.import_baileys:
         await storage.import_baileys_folder(cfg, Path(args.import_baileys))
@@ -106,7 +103,7 @@ async def session_tool(config: BotConfig, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_client(config: BotConfig, auth: Any) -> Client:
+def build_client(config: BotConfig, auth: AuthState) -> Client:
     presence = None if config.presence == "none" else config.presence
     client = Client(
         auth,
@@ -161,19 +158,11 @@ def build_client(config: BotConfig, auth: Any) -> Client:
     return client
 
 
-async def _wait_lease_lost(store: Any) -> None:
-    lease_lost = getattr(store, "lease_lost", None)
-    if lease_lost is None:
-        await asyncio.Event().wait()
-    elif hasattr(lease_lost, "wait"):
-        await lease_lost.wait()
-    else:
-        await lease_lost
+async def _wait_lease_lost(store: storage.SessionStore) -> None:
+    await store.lease_lost.wait()
 
 
 async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
-    import storage
-
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals_seen = 0

@@ -7,18 +7,17 @@ exits non-zero before touching the network or the store.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from storage.model import SESSION_ID_PATTERN
 from whatsapp.certs import WA_ROOT_PUBLIC_KEY
+from whatsapp.client import DEFAULT_URL as DEFAULT_WA_URL
 from whatsapp.errors import WhatsAppError
 
-DEFAULT_WA_URL = "wss://web.whatsapp.com/ws/chat"
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 PRESENCE_VALUES = ("available", "unavailable", "none")
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class ConfigError(WhatsAppError):
@@ -79,8 +78,8 @@ class BotConfig:
                 raise ConfigError("WA_ROOT_KEY", f"must be 32 bytes (64 hex digits), got {len(root_key)} bytes")
 
         session_id = get("SESSION_ID") or "default"
-        if not _SESSION_ID.match(session_id):
-            raise ConfigError("SESSION_ID", "use 1-64 letters, digits, '.', '_' or '-'")
+        if not SESSION_ID_PATTERN.match(session_id):  # the storage's own rule, checked before anything starts
+            raise ConfigError("SESSION_ID", "use 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'")
 
         phone = get("PHONE_NUMBER")
         if phone is not None:

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,6 +25,7 @@ from loguru import logger
 from plugins._filters import Filter
 from whatsapp.jid import JID
 from whatsapp.messages import MessageReceived, SendResult
+from whatsapp.tasks import cancel_and_wait
 
 Callback = Callable[["Context"], Awaitable[Any] | Any]
 
@@ -153,8 +153,7 @@ class Dispatcher:
         for worker in list(self._workers.values()):
             worker.cancel()
         for worker in list(self._workers.values()):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await worker
+            await cancel_and_wait(worker, "a plugin worker")
 
     # ---- dispatch ---------------------------------------------------------------------------------------
 
@@ -184,13 +183,12 @@ class Dispatcher:
         if parsed is not None:
             handler, name, args = parsed
             age = self._clock() - event.timestamp
-            if not self._wants(handler.plugin, handler.filter, handler.include_own, event):
-                pass
-            elif not handler.allow_stale and age > self.stale_after:
-                logger.info("command {} in message {} is {:.0f}s old; skipped (stale)", name, event.id, age)
-            else:
-                await self._run(handler.plugin, handler.callback,
-                                Context(self.client, event, handler.plugin, name, args), f"command {name}")
+            if self._wants(handler.plugin, handler.filter, handler.include_own, event):
+                if not handler.allow_stale and age > self.stale_after:
+                    logger.info("command {} in message {} is {:.0f}s old; skipped (stale)", name, event.id, age)
+                else:
+                    await self._run(handler.plugin, handler.callback,
+                                    Context(self.client, event, handler.plugin, name, args), f"command {name}")
         for message_handler in self._handlers:
             if self._wants(message_handler.plugin, message_handler.filter, message_handler.include_own, event):
                 await self._run(message_handler.plugin, message_handler.callback,

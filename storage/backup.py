@@ -11,13 +11,11 @@ from typing import Any
 from loguru import logger
 
 from storage.config import StoreConfig
-from storage.errors import BackupError, StorageError
+from storage.errors import BackupError, CorruptSessionError, StorageError
 from storage.folder import FolderStore, _write_file
 from storage.model import KeyRef
 from storage.mongo import MongoStore
 from storage.records import Sealer, canonical_json, from_json_value, to_json_value
-from whatsapp.cipher import aes_gcm_decrypt
-from whatsapp.errors import CryptoError
 
 EXPORT_FORMAT = "whatsapp-session-export"
 EXPORT_SCHEMA = 1
@@ -126,12 +124,15 @@ def read_export(path: Path | str, passphrase: str) -> tuple[dict[str, Any], dict
     except (KeyError, TypeError, ValueError) as exc:
         raise BackupError(f"{source}: malformed export header ({exc})") from None
     try:
-        plaintext = aes_gcm_decrypt(sealer.key, blob[:12], blob[12:], EXPORT_AD)
-    except CryptoError:
+        plaintext = sealer.open(blob, EXPORT_AD, str(source))
+    except CorruptSessionError:
         raise BackupError(f"the passphrase does not open {source} (wrong passphrase or damaged file)") from None
-    payload = json.loads(plaintext)
-    creds = from_json_value(payload["creds"])
-    keys = {(str(t), str(i)): base64.b64decode(v) for t, i, v in payload["keys"]}
+    try:
+        payload = json.loads(plaintext)
+        creds = from_json_value(payload["creds"])
+        keys = {(str(t), str(i)): base64.b64decode(v) for t, i, v in payload["keys"]}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BackupError(f"{source}: the session inside the export is malformed ({exc!r})") from None
     return creds, keys
 
 

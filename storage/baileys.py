@@ -119,6 +119,10 @@ def convert_creds(raw: dict[str, Any]) -> dict[str, Any]:
     registration_id = raw.get("registrationId")
     if not isinstance(registration_id, int):
         raise BackupError("Baileys creds.json: registrationId is missing or not a number")
+    try:
+        signed_prekey_id = int(raw["signedPreKey"]["keyId"])
+    except (KeyError, TypeError, ValueError):
+        raise BackupError("Baileys creds.json: signedPreKey.keyId is missing or not a number") from None
     extra: dict[str, Any] = {"imported_from": "baileys-multi-file"}
     if raw.get("myAppStateKeyId"):
         extra["my_app_state_key_id"] = raw["myAppStateKeyId"]
@@ -128,7 +132,7 @@ def convert_creds(raw: dict[str, Any]) -> dict[str, Any]:
         "schema": CREDS_SCHEMA_VERSION,
         "noise_key": _pair(raw, "noiseKey"),
         "identity_key": _pair(raw, "signedIdentityKey"),
-        "signed_prekey_id": int(raw["signedPreKey"]["keyId"]),
+        "signed_prekey_id": signed_prekey_id,
         "signed_prekey": _pair(raw, "signedPreKey", "keyPair"),
         "signed_prekey_signature": _need_bytes(raw, "signedPreKey", "signature"),
         "registration_id": registration_id,
@@ -173,7 +177,7 @@ def convert_key(key_type: str, raw_text: bytes, where: str) -> bytes:
     except ValueError as exc:
         raise BackupError(f"{where} is not valid JSON ({exc})") from None
     if key_type == KeyType.PRE_KEY:
-        if not isinstance(value, dict) or not isinstance(value.get("private"), bytes):
+        if not isinstance(value, dict) or not all(isinstance(value.get(k), bytes) for k in ("private", "public")):
             raise BackupError(f"{where}: a pre-key must be {{private, public}} Buffers")
         return value["private"] + value["public"]
     if key_type == KeyType.IDENTITY and isinstance(value, bytes):

@@ -39,8 +39,8 @@ class Change:
 
     version: int
     lineage: str
-    creds: dict[str, Any] | None = None
-    keys: dict[KeyRef, bytes | None] = field(default_factory=dict)
+    creds: dict[str, Any] | None = field(default=None, repr=False)  # secrets: never in a log line
+    keys: dict[KeyRef, bytes | None] = field(default_factory=dict, repr=False)
     reset: bool = False
     # Each change has a random id and names its parent, so a copy can tell whether another copy's
     # history continues its own or forked from it (same version numbers, different changes).
@@ -54,8 +54,8 @@ class Snapshot:
 
     lineage: str
     version: int
-    creds: dict[str, Any] | None
-    keys: dict[KeyRef, bytes] = field(default_factory=dict)
+    creds: dict[str, Any] | None = field(repr=False)  # secrets: never in a log line
+    keys: dict[KeyRef, bytes] = field(default_factory=dict, repr=False)
     head: str = ""  # id of the last change applied
 
     def apply(self, change: Change) -> None:

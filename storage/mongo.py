@@ -112,7 +112,9 @@ class MongoStore:
             tz_aware=True,
             serverSelectionTimeoutMS=timeout_ms,
             connectTimeoutMS=timeout_ms,
-            socketTimeoutMS=max(timeout_ms * 4, 10_000),
+            # A frozen server must not hold every commit (and so every decrypt) for long: past this the
+            # write fails over to the folder copy and the outbox replays it later.
+            socketTimeoutMS=max(timeout_ms, 5_000),
             appname="whatsapp-bot-storage",
         )
         db = self.client[self.db_name]

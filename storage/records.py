@@ -108,15 +108,12 @@ class Sealer:
 
     @classmethod
     def create(cls, passphrase: str, salt: bytes | None = None) -> Sealer:
-        salt = salt or os.urandom(16)
-        return cls._derived(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+        """A sealer with today's scrypt cost, for a new copy (a fresh salt unless one is given)."""
+        return cls.derive(passphrase, salt or os.urandom(16), SCRYPT_N, SCRYPT_R, SCRYPT_P)
 
     @classmethod
     def derive(cls, passphrase: str, salt: bytes, n: int, r: int, p: int) -> Sealer:
-        return cls._derived(passphrase, salt, n, r, p)
-
-    @classmethod
-    def _derived(cls, passphrase: str, salt: bytes, n: int, r: int, p: int) -> Sealer:
+        """The sealer of an existing copy, from the scrypt parameters stored with it."""
         master = _derive_master(passphrase, salt, n, r, p)
         return cls(key=hkdf_sha256(master, 32, info=b"whatsapp-session records"), salt=salt, n=n, r=r, p=p)
 
@@ -129,7 +126,7 @@ class Sealer:
                 "saved with (nothing was changed)"
             )
         try:
-            sealer = cls._derived(passphrase, bytes(info["salt"]), int(info["n"]), int(info["r"]), int(info["p"]))
+            sealer = cls.derive(passphrase, bytes(info["salt"]), int(info["n"]), int(info["r"]), int(info["p"]))
             check = bytes(info["check"])
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptSessionError(f"{where}: the encryption header is malformed ({exc})") from None
@@ -146,8 +143,7 @@ class Sealer:
 
     def info(self) -> dict[str, Any]:
         """The header stored next to the data: scrypt parameters, salt and a key-check value."""
-        nonce = os.urandom(NONCE_LENGTH)
-        check = nonce + aes_gcm_encrypt(self.key, nonce, KEY_CHECK_PLAINTEXT, b"key-check")
+        check = self.seal(KEY_CHECK_PLAINTEXT, b"key-check")
         return {"kdf": "scrypt", "n": self.n, "r": self.r, "p": self.p, "salt": self.salt, "check": check}
 
     def seal(self, plaintext: bytes, ad: bytes) -> bytes:

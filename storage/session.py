@@ -15,12 +15,11 @@ soon as MongoDB answers again (or the next start does).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import os
 import socket
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from loguru import logger
@@ -40,6 +39,13 @@ from storage.records import Sealer
 from whatsapp.auth import AuthState, ConnectionStatus, KeyType, Transaction
 from whatsapp.creds import Credentials
 from whatsapp.errors import DecodeError
+from whatsapp.tasks import cancel_and_wait
+
+# Builds the unit of work from the version and lineage it will have (known only under the write lock).
+MakeChange = Callable[[int, str], Change]
+# The bot gives close() 4.5 s in all: the last MongoDB replay and the client's own close must fit in it.
+CLOSE_REPLAY_BUDGET = 2.0
+CLOSE_MONGO_BUDGET = 1.0
 
 
 def new_lineage() -> str:
@@ -199,7 +205,7 @@ class SessionStore(AuthState):
         after.apply(change)
         return after
 
-    async def _write(self, make_change: Any) -> None:
+    async def _write(self, make_change: MakeChange) -> None:
         self._check_writable()
         # Once started, a unit of work runs to the end even if the caller is cancelled (shutdown, timeout):
         # stopping between the MongoDB commit, the folder write and the in-memory update would let them diverge.
@@ -207,7 +213,7 @@ class SessionStore(AuthState):
         task.add_done_callback(_retrieve_exception)
         await asyncio.shield(task)
 
-    async def _write_locked(self, make_change: Any) -> None:
+    async def _write_locked(self, make_change: MakeChange) -> None:
         async with self._lock:
             self._check_writable()
             change: Change = make_change(self._state.version + 1, self._state.lineage)
@@ -281,12 +287,17 @@ class SessionStore(AuthState):
         self._lease = "lost"
         self.lease_lost.set()
         logger.error("session {}: lease lost ({}); stopping all writes", self.session_id, reason)
-        with contextlib.suppress(OSError, StorageError):
+        try:
             await asyncio.to_thread(self._folder.mark_superseded, reason)
+        except (OSError, StorageError) as exc:
+            logger.warning("session {}: could not mark the folder copy superseded: {}", self.session_id, exc)
         if self._mongo is not None and self._token is not None:
             # If the lease is still ours (we gave up because of a fork), let the next process in at once.
-            with contextlib.suppress(StorageError):
+            try:
                 await self._mongo.release_lease(self._owner, self._token)
+            except StorageError as exc:
+                logger.warning("session {}: could not release the lease ({}); it expires by itself",
+                               self.session_id, exc)
 
     # ---- lease ----
 
@@ -385,9 +396,7 @@ class SessionStore(AuthState):
     async def release_lease(self) -> None:
         """Give the session up (SIGTERM path): stop renewing and let the next process take over at once."""
         if self._renew_task is not None:
-            self._renew_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._renew_task
+            await cancel_and_wait(self._renew_task, f"session {self.session_id}: lease renewal")
             self._renew_task = None
         if self._lease == "held" and self._mongo is not None and self._token is not None and self._mongo_online:
             try:
@@ -563,21 +572,30 @@ class SessionStore(AuthState):
         if self._closed:
             return
         if self._reconnect_task is not None:
-            self._reconnect_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reconnect_task
+            await cancel_and_wait(self._reconnect_task, f"session {self.session_id}: MongoDB reconnection")
         if self._mongo is not None and not self._mongo_online and self._lease in ("held", "provisional"):
-            with contextlib.suppress(Exception):
-                await self._try_reconnect()
+            try:
+                # Bounded: closing must fit the platform's shutdown window, and the folder journal already
+                # holds every change for the next start to replay.
+                await asyncio.wait_for(self._try_reconnect(), CLOSE_REPLAY_BUDGET)
+            except Exception as exc:  # closing goes on: the folder copy holds every change
+                logger.warning("session {}: last MongoDB replay before closing failed: {!r}", self.session_id, exc)
         self._closed = True
         async with self._lock:
             if self._lease in ("held", "provisional") and self._state.version > 0 and self._folder.dir.is_dir():
-                with contextlib.suppress(StorageError, OSError):
-                    state = self._state
+                state = self._state
+                try:
                     await asyncio.to_thread(self._folder.checkpoint, state.version, state.lineage, state.head)
+                except (StorageError, OSError) as exc:  # the journal still holds the changes; replayed on open
+                    logger.warning("session {}: folder checkpoint on close failed: {}", self.session_id, exc)
         await self.release_lease()
         if self._mongo is not None:
-            await self._mongo.close()
+            try:
+                # pymongo's close() asks the server to end our sessions and waits for one to be selected;
+                # an unreachable server must not eat the rest of the shutdown window.
+                await asyncio.wait_for(self._mongo.close(), CLOSE_MONGO_BUDGET)
+            except TimeoutError:
+                logger.warning("session {}: MongoDB did not answer while closing; left behind", self.session_id)
 
     async def __aenter__(self) -> SessionStore:
         return self

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,9 +82,8 @@ async def start_logged_in(bots: list[BotProcess], env: dict[str, str], timeout: 
     return bot
 
 
-def re_compile(text: str) -> Any:
-    import re
-
+def re_compile(text: str) -> re.Pattern[str]:
+    """A pattern matching `text` literally (for `BotProcess.wait_any`)."""
     return re.compile(re.escape(text))
 
 

@@ -36,16 +36,20 @@ from tests.e2e_session_support import (
     mongo_settled,
     pair,
     prekey_problems,
+    re_compile,
     start_logged_in,
 )
 from tests.fixtures.emulator import BaileysHarness, HarnessFactory
 from tests.fixtures.mongo import MongoTestServer
 from tests.messaging_support import paired_baileys
 from tests.test_bot_process import (  # noqa: F401 - fixtures
+    ONLINE,
     PHONE,
+    QR_LINE,
     BotProcess,
     bot_env,
     bots,
+    launch,
     server,
     stop_gracefully,
 )
@@ -76,6 +80,9 @@ async def check_both_copies(env: dict[str, str], uri: str, db: str, where: str) 
     problems = prekey_problems(local, f"{where}, folder") + prekey_problems(stored, f"{where}, MongoDB")
     assert not problems, "\n".join(problems)
     assert local is not None and stored is not None and local.lineage == stored.lineage
+    # MongoDB first, then the folder: a kill between the two leaves the folder one unit of work behind, never more
+    # and never ahead (the restart then takes MongoDB's copy and rewrites the folder).
+    assert stored.version - 1 <= local.version <= stored.version, (where, local.version, stored.version)
     return local.version, stored.version
 
 
@@ -121,3 +128,44 @@ async def test_sigkill_during_key_write_bursts_every_restart_is_consistent_and_l
         f"{folder_behind} kill(s) left the folder one commit behind MongoDB; {len(stored.keys)} keys at the end"
     )
     assert versions[-1][0] > versions[0][0]  # the bursts did write
+
+
+@pytest.mark.slow
+@pytest.mark.mongo
+async def test_sigkill_during_pairing_with_mongodb_never_leaves_a_half_linked_session(
+    server: EmulatedServer,
+    bot_env: dict[str, str],
+    bots: list[BotProcess],
+    mongo_server: MongoTestServer,
+    tmp_path: Path,
+) -> None:
+    """Killed between the phone's scan and the first login: the restart logs in (the pairing was committed to
+    both copies) or shows a new QR (it was not), and that pairing then works; never a broken session."""
+    rng = random.Random(515)
+    phone = server.account(PHONE).phone
+    outcomes: list[str] = []
+    for trial in range(8):
+        db = f"e2e_pairkill_{trial}_{rng.getrandbits(32):08x}"
+        env = mongo_env({**bot_env, "AUTH_DIR": str(tmp_path / f"pair{trial}")}, mongo_server.uri, db)
+        bot = await launch(bots, env)
+        scan = asyncio.create_task(phone.scan_qr((await bot.wait_line(QR_LINE)).group(3)))
+        await asyncio.sleep(rng.uniform(0.0, 0.012) if trial % 2 else rng.uniform(0.012, 0.15))
+        await bot.kill()
+        await cancel(scan)
+        bots.remove(bot)
+        await expire_lease(mongo_server.uri, db)
+
+        again = await launch(bots, env)
+        match = await again.wait_any([re_compile(ONLINE), QR_LINE], timeout=30)
+        outcome = "login"
+        if match.re is QR_LINE:
+            outcome = "new pairing"
+            await phone.scan_qr(match.group(3))
+            await again.wait_line(ONLINE)
+        await asyncio.sleep(0.5)  # the prekey check after login (an upload if the kill came before it)
+        await mongo_settled(mongo_server.uri, db)
+        stored = await assert_copies_equal(env, mongo_server.uri, db)
+        assert not prekey_problems(stored, f"pairing trial {trial}")
+        await stop_gracefully(again)
+        outcomes.append(outcome)
+    print("SIGKILL during pairing (MongoDB):", {o: outcomes.count(o) for o in set(outcomes)})

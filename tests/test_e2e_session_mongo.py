@@ -12,6 +12,7 @@ them through the environment.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import signal
 import time
@@ -19,12 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from storage.errors import WrongEncryptionKeyError
 from tests.e2e_session_support import (
     assert_copies_equal,
     assert_same_session,
     auth_dir,
     cancel,
     companion,
+    expire_lease,
     folder_copy,
     logins,
     low_prekeys_notification,
@@ -83,6 +86,9 @@ async def test_pairing_writes_both_copies_and_a_wiped_disk_logs_in_from_mongodb(
     assert stored.creds is not None and stored.creds["me_id"] == doc["meId"]
     assert not prekey_problems(stored, "after pairing")
     await stop_gracefully(bot)
+    doc, _keys, lease = await raw_session(mongo_server.uri, mongo_db_name)
+    assert doc is not None and doc["connectionStatus"] == "closed"  # a SIGTERM is recorded as a clean close
+    assert lease is not None and lease["owner"] is None  # and the lease is released for the next process
 
     # A redeploy on a fresh disk: the folder is gone, MongoDB brings the session back, no QR.
     shutil.rmtree(auth_dir(env))
@@ -131,6 +137,9 @@ async def test_mongodb_down_at_start_runs_on_the_folder_then_replays_when_it_ret
     await mongo_settled(own_mongo.uri, mongo_db_name)
     stored = await assert_copies_equal(env, own_mongo.uri, mongo_db_name)  # while the bot still runs
     assert stored.version == local.version and not prekey_problems(stored, "MongoDB after the replay")
+    doc, _keys, lease = await raw_session(own_mongo.uri, mongo_db_name)
+    assert doc is not None and doc["connectionStatus"] == "open" and doc["phoneNumber"] == PHONE
+    assert lease is not None and lease["owner"] is not None  # the lease was taken when MongoDB came back
     assert bot.proc is not None and bot.proc.returncode is None
     await stop_gracefully(bot)
     assert_same_session(stored, await mongo_copy(own_mongo.uri, mongo_db_name), "MongoDB before vs after the stop")
@@ -170,6 +179,8 @@ async def test_mongodb_stopped_mid_run_the_bot_keeps_answering_and_the_copies_co
             await asyncio.sleep(0.05)
 
     await ping()
+    device = companion(server)
+    connections = len(logins(server, device))
     traffic = asyncio.create_task(chatter())
     try:
         await asyncio.sleep(0.5)
@@ -188,7 +199,8 @@ async def test_mongodb_stopped_mid_run_the_bot_keeps_answering_and_the_copies_co
             await ping()
     finally:
         await cancel(traffic)
-    assert bot.proc.returncode is None and bot.proc.pid == pid  # the same process all along
+    assert bot.proc.returncode is None and bot.proc.pid == pid  # the same process all along ...
+    assert len(logins(server, device)) == connections  # ... on the same connection (it never logged in again)
     assert pongs == 6
     assert before_outage is not None and outage_version is not None
     assert outage_version.version > before_outage.version  # the bot wrote while MongoDB was away
@@ -235,3 +247,148 @@ async def test_two_bots_on_one_session_one_connects_the_other_takes_over_after_a
     assert len(server.connections_of(device)) == 1
     assert not replaced_closes(server)  # no 440 at any point
     await stop_gracefully(second)
+
+
+@pytest.mark.slow
+async def test_sigterm_during_a_mongodb_outage_exits_cleanly_and_the_next_start_replays(
+    server: EmulatedServer,
+    bot_env: dict[str, str],
+    bots: list[BotProcess],
+    own_mongo: MongoTestServer,
+    mongo_db_name: str,
+) -> None:
+    """A redeploy while MongoDB is down: the stop stays within the platform's budget (exit 0, < 10 s) and the
+    changes made on the folder alone reach MongoDB at the next start."""
+    own_mongo.start()
+    env = mongo_env(bot_env, own_mongo.uri, mongo_db_name)
+    bot = await pair(server, bots, env)
+    await mongo_settled(own_mongo.uri, mongo_db_name)
+    await asyncio.to_thread(own_mongo.stop, signal.SIGKILL)
+    mark = len(bot.lines)
+    assert await server.send_to(companion(server), low_prekeys_notification(5))
+    await bot.wait_line("uploaded 95 prekeys", start=mark, timeout=30)
+    await bot.wait_line("carrying on with the folder alone", start=mark)
+    local = folder_copy(env)
+    assert local is not None and not prekey_problems(local, "folder during the outage")
+    await stop_gracefully(bot)  # exit 0 within 10 s although MongoDB does not answer
+    # ... and the store's own close finished (checkpoint, folder lock, client) inside the bot's budget
+    assert not any("did not close cleanly" in line for line in bot.lines[mark:]), bot.tail()
+
+    await asyncio.to_thread(own_mongo.start)
+    stale = await mongo_copy(own_mongo.uri, mongo_db_name)
+    assert stale is not None and stale.version < local.version  # MongoDB missed the outage's changes
+    # The stop could not release the lease (MongoDB was down): the next start would wait for its 30 s expiry
+    # ("in use by another instance"; see the take-over test). Let it expire now.
+    await expire_lease(own_mongo.uri, mongo_db_name)
+    again = await start_logged_in(bots, env)
+    await again.wait_line("replayed \\d+ change\\(s\\) to MongoDB|uploaded the whole session")
+    await mongo_settled(own_mongo.uri, mongo_db_name)
+    stored = await assert_copies_equal(env, own_mongo.uri, mongo_db_name)
+    assert stored.version >= local.version and not prekey_problems(stored, "after the replay")
+    await stop_gracefully(again)
+
+
+async def test_setting_an_encryption_key_later_seals_both_copies(
+    server: EmulatedServer,
+    bot_env: dict[str, str],
+    bots: list[BotProcess],
+    mongo_server: MongoTestServer,
+    mongo_db_name: str,
+) -> None:
+    env = mongo_env(bot_env, mongo_server.uri, mongo_db_name)
+    await stop_gracefully(await pair(server, bots, env))
+    plain = await mongo_copy(mongo_server.uri, mongo_db_name)
+
+    key = "a passphrase set after the first deploy"
+    sealed_env = {**env, "SESSION_ENCRYPTION_KEY": key}
+    bot = await start_logged_in(bots, sealed_env)
+    await mongo_settled(mongo_server.uri, mongo_db_name)
+    await stop_gracefully(bot)
+
+    doc, key_docs, _lease = await raw_session(mongo_server.uri, mongo_db_name)
+    assert doc is not None and set(doc["credentials"]) == {"sealed"} and doc["encryption"]
+    assert key_docs and all(k["sealed"] is True for k in key_docs)
+    assert plain is not None
+    assert not any(k["value"] == plain.keys.get((k["type"], k["id"])) for k in key_docs)  # no plaintext left
+    stored = await assert_copies_equal(sealed_env, mongo_server.uri, mongo_db_name, key)
+    assert stored.creds == plain.creds and stored.keys == plain.keys  # same session, now sealed
+    with pytest.raises(WrongEncryptionKeyError):
+        folder_copy(env)  # the folder needs the key too
+    await stop_gracefully(await start_logged_in(bots, sealed_env))
+
+
+async def test_unlinked_on_the_phone_both_copies_drop_the_old_device_and_hold_the_new_pairing(
+    server: EmulatedServer,
+    bot_env: dict[str, str],
+    bots: list[BotProcess],
+    mongo_server: MongoTestServer,
+    mongo_db_name: str,
+) -> None:
+    env = mongo_env(bot_env, mongo_server.uri, mongo_db_name)
+    bot = await pair(server, bots, env)
+    old = companion(server)
+    before = await mongo_copy(mongo_server.uri, mongo_db_name)
+    mark = len(bot.lines)
+    await server.account(PHONE).phone.unlink(old)
+    await bot.wait_line("logged out", start=mark)
+    await server.account(PHONE).phone.scan_qr((await bot.wait_line(QR_LINE, start=mark)).group(3))
+    await bot.wait_line(ONLINE, start=mark)
+    await bot.wait_line("uploaded 812 prekeys", start=mark)
+    new = next(d for d in server.account(PHONE).devices.values() if not d.is_primary and not d.removed)
+    assert new is not old
+    await mongo_settled(mongo_server.uri, mongo_db_name)
+
+    doc, key_docs, _lease = await raw_session(mongo_server.uri, mongo_db_name)
+    assert doc is not None and doc["meId"] == str(new.jid) and doc["connectionStatus"] == "open"
+    assert {int(k["id"]) for k in key_docs if k["type"] == "pre-key"} == set(new.prekeys)
+    stored = await assert_copies_equal(env, mongo_server.uri, mongo_db_name)
+    assert before is not None and stored.creds is not None
+    assert stored.creds["identity_key"] != before.creds["identity_key"]  # type: ignore[index]
+    # The old device's pre-keys are gone from both copies (the new ones reuse ids 1..812, with new values);
+    # what the bot learns again about the account (the phone's identity, LID mappings) may come back equal.
+    old_prekeys = {ref: value for ref, value in before.keys.items() if ref[0] == "pre-key"}
+    assert not any(stored.keys.get(ref) == value for ref, value in old_prekeys.items())
+    await stop_gracefully(bot)
+
+
+@pytest.mark.slow
+@pytest.mark.node
+async def test_mongodb_hanging_mid_run_the_bot_keeps_answering_and_the_copies_converge(
+    server: EmulatedServer,
+    bot_env: dict[str, str],
+    bots: list[BotProcess],
+    own_mongo: MongoTestServer,
+    mongo_db_name: str,
+    make_baileys: HarnessFactory,
+    tmp_path: Path,
+) -> None:
+    """A network partition rather than a dead server: MongoDB stops answering (SIGSTOP) without closing sockets."""
+    own_mongo.start()
+    env = mongo_env(bot_env, own_mongo.uri, mongo_db_name)
+    bot = await pair(server, bots, env)
+    alice = await paired_baileys(server, make_baileys, tmp_path, "alice")
+    assert own_mongo.process is not None
+    latencies: list[float] = []
+
+    async def ping() -> None:
+        sent = time.monotonic()
+        await alice.command("send_text", jid=BOT_JID, text="!ping")
+        await alice.wait_for("message", lambda e: e["text"] == "pong" and not e["fromMe"], timeout=60)
+        latencies.append(time.monotonic() - sent)
+
+    await ping()
+    mark = len(bot.lines)
+    os.kill(own_mongo.process.pid, signal.SIGSTOP)
+    try:
+        for _ in range(3):
+            await ping()
+        await bot.wait_line("carrying on with the folder alone", timeout=30, start=mark)
+    finally:
+        os.kill(own_mongo.process.pid, signal.SIGCONT)
+    await bot.wait_line("MongoDB reachable again; both copies at version", timeout=40, start=mark)
+    await ping()
+    print("pong latencies (s):", [round(x, 1) for x in latencies])
+    assert bot.proc is not None and bot.proc.returncode is None
+    await mongo_settled(own_mongo.uri, mongo_db_name)
+    await assert_copies_equal(env, own_mongo.uri, mongo_db_name)
+    await stop_gracefully(bot)

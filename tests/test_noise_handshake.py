@@ -222,3 +222,13 @@ def test_frame_reader_errors_are_sticky() -> None:
     small = FrameReader(max_frame_size=10)
     with pytest.raises(DecodeError, match="exceeds"):
         small.feed(b"\x00\x00\x0b")
+
+
+def test_oversized_stanza_is_refused_before_the_counter_moves() -> None:
+    _client, result, client_transport, server_reader, _client_reader, _first = _run_handshake(CertificateAuthority())
+    with pytest.raises(EncodeError):
+        client_transport.encrypt(b"\x00" * MAX_FRAME_SIZE)
+    assert client_transport.write_counter == 0
+    # the stream is still in step: the next frame decrypts on the other side
+    (frame,) = server_reader.feed(encode_frame(client_transport.encrypt(b"after")))
+    assert result.transport.decrypt(frame) == b"after"

@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from whatsapp.auth import KeyType
+from whatsapp.creds import Credentials
+from whatsapp.errors import WhatsAppError
 from whatsapp.jid import JID, LID, S_WHATSAPP_NET
 
 
@@ -24,9 +26,29 @@ class KeyWriter(KeyReader, Protocol):
     def set(self, key_type: KeyType, key_id: str, value: bytes | None) -> None: ...
 
 
+def own_addresses(creds: Credentials) -> tuple[JID, JID | None]:
+    """Our account's phone-number device JID and its LID (None until the server has told us)."""
+    if not creds.me_id:
+        raise WhatsAppError("not paired: no own address yet")
+    return JID.parse(creds.me_id), JID.parse(creds.me_lid) if creds.me_lid else None
+
+
+def own_users(me_pn: JID, me_lid: JID | None) -> set[str]:
+    """The user parts that mean "our account" in either addressing (a message may name us by PN or LID)."""
+    return {me_pn.user} | ({me_lid.user} if me_lid else set())
+
+
+def mapping_records(pn_user: str, lid_user: str) -> list[tuple[KeyType, str, bytes]]:
+    """The two `lid-mapping` records of one PN↔LID pair (one per lookup direction)."""
+    return [
+        (KeyType.LID_MAPPING, pn_user, lid_user.encode()),
+        (KeyType.LID_MAPPING, f"{lid_user}_reverse", pn_user.encode()),
+    ]
+
+
 def store_mapping(tx: KeyWriter, pn_user: str, lid_user: str) -> None:
-    tx.set(KeyType.LID_MAPPING, pn_user, lid_user.encode())
-    tx.set(KeyType.LID_MAPPING, f"{lid_user}_reverse", pn_user.encode())
+    for key_type, key_id, value in mapping_records(pn_user, lid_user):
+        tx.set(key_type, key_id, value)
 
 
 async def lid_user_for(keys: KeyReader, pn_user: str) -> str | None:
@@ -48,17 +70,6 @@ async def canonical_device(keys: KeyReader, device: JID, known_lid: JID | None =
         return JID(known_lid.user, LID, device.device)
     lid_user = await lid_user_for(keys, device.user)
     return JID(lid_user, LID, device.device) if lid_user else device
-
-
-async def alternate_user(keys: KeyReader, user: JID) -> JID | None:
-    """The other address of a user (PN for LID and vice versa) if known."""
-    if user.server == LID:
-        pn = await pn_user_for(keys, user.user)
-        return JID(pn, S_WHATSAPP_NET) if pn else None
-    if user.server == S_WHATSAPP_NET:
-        lid = await lid_user_for(keys, user.user)
-        return JID(lid, LID) if lid else None
-    return None
 
 
 async def load_session_bytes(tx: KeyWriter, address_jid: JID) -> bytes | None:

@@ -41,7 +41,8 @@ from typing import Any
 from loguru import logger
 
 from whatsapp import events
-from whatsapp.auth import AuthState, ConnectionStatus, KeyType
+from whatsapp.addressing import store_mapping
+from whatsapp.auth import AuthState, ConnectionStatus
 from whatsapp.binary import Node
 from whatsapp.certs import WA_ROOT_PUBLIC_KEY
 from whatsapp.errors import DecodeError, HandshakeError, PairingError, WhatsAppError
@@ -69,6 +70,7 @@ from whatsapp.qr import qr_for_credentials
 from whatsapp.receive import Receiver
 from whatsapp.reconnect import (
     Action,
+    Decision,
     DisconnectKind,
     DisconnectReason,
     ReconnectPolicy,
@@ -77,6 +79,7 @@ from whatsapp.reconnect import (
 )
 from whatsapp.send import GroupInfo, Sender, text_message
 from whatsapp.socket import DEFAULT_CONNECT_TIMEOUT, SocketClosed, WASocket
+from whatsapp.tasks import cancel_and_wait
 
 DEFAULT_URL = "wss://web.whatsapp.com/ws/chat"
 Sleep = Callable[[float], Awaitable[None]]
@@ -141,7 +144,7 @@ class Client:
 
         self.connected = False  # logged in on the current connection
         self.attempts = 0  # connection attempts made by this client (diagnostics, tests)
-        self.history: list[tuple[DisconnectReason, Any]] = []  # (reason, decision) per ended connection
+        self.history: list[tuple[DisconnectReason, Decision]] = []  # (reason, decision) per ended connection
         self._supervisor: asyncio.Task[DisconnectReason] | None = None
         self._stop_requested = False
         self._stop_event: asyncio.Event | None = None
@@ -200,9 +203,7 @@ class Client:
             await asyncio.wait_for(asyncio.shield(supervisor), timeout)
         except TimeoutError:
             logger.warning("connection did not close within {:.0f}s; cancelling", timeout)
-            supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await supervisor
+            await cancel_and_wait(supervisor, "the connection supervisor")
 
     @property
     def running(self) -> bool:
@@ -258,9 +259,7 @@ class Client:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._events.join()
-        self._pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._pump
+        await cancel_and_wait(self._pump, "the event pump")
         self._pump = None
 
     async def _emit_specific(self, reason: DisconnectReason) -> None:
@@ -504,8 +503,7 @@ class Client:
     async def _on_devices_notification(self, node: Node) -> None:
         """A contact (or we) linked or removed a device: its cached device list is stale."""
         for name in ("from", "lid"):
-            value = node.attrs.get(name)
-            jid = value if isinstance(value, JID) else JID.try_parse(value) if isinstance(value, str) else None
+            jid = node.try_attr_jid(name)
             if jid is not None and jid.user:
                 await self.sender.invalidate_devices(jid)
         await self.bus.emit(events.NodeReceived(node))
@@ -537,7 +535,9 @@ class Client:
         refs = parse_pair_device(node)
         if self._qr_task is not None:
             self._qr_task.cancel()
-        self._qr_task = asyncio.create_task(self._rotate_qr(refs), name="whatsapp-qr")
+        # Guarded like the other per-connection tasks: teardown gathers it with return_exceptions,
+        # so an unguarded failure would vanish without a log line.
+        self._qr_task = asyncio.create_task(self._guard(self._rotate_qr(refs), "QR rotation"), name="whatsapp-qr")
         if self.phone_number:
             self._spawn(self._request_pairing_code(self.phone_number), "pairing code request")
 
@@ -656,8 +656,7 @@ class Client:
             return
         async with self.auth.transaction() as tx:
             tx.set_creds(dataclasses.replace(creds, me_lid=lid))
-            tx.set(KeyType.LID_MAPPING, me.user, lid_jid.user.encode())
-            tx.set(KeyType.LID_MAPPING, f"{lid_jid.user}_reverse", me.user.encode())
+            store_mapping(tx, me.user, lid_jid.user)
         logger.debug("own LID recorded")
 
     async def _after_login(self) -> None:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from loguru import logger
 
+from whatsapp.binary import Node
 from whatsapp.reconnect import Decision, DisconnectReason
 
 
@@ -144,9 +145,9 @@ class PasskeyRequired(Event):
 
 @dataclass(frozen=True, slots=True)
 class NodeReceived(Event):
-    """A stanza the client has no handler for (messages until decryption lands)."""
+    """A stanza the client does not consume itself (receipts, calls, group and other notifications)."""
 
-    node: Any
+    node: Node
 
 
 def __getattr__(name: str) -> Any:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from typing import Any
 
+from whatsapp.binary import Node
 from whatsapp.errors import WhatsAppError
 
 DEFAULT_IQ_TIMEOUT = 60.0
@@ -20,7 +20,7 @@ DEFAULT_IQ_TIMEOUT = 60.0
 class IqError(WhatsAppError):
     """The server answered an IQ with `type="error"`."""
 
-    def __init__(self, code: int | None, text: str, node: Any = None) -> None:
+    def __init__(self, code: int | None, text: str, node: Node | None = None) -> None:
         self.code = code
         self.text = text
         self.node = node
@@ -40,14 +40,14 @@ class IqTracker:
         # Two random parts keep ids unique across reconnects and processes, like WA Web's.
         self._prefix = f"{secrets.randbelow(65536)}.{secrets.randbelow(65536)}"
         self._counter = 0
-        self._pending: dict[str, asyncio.Future[Any]] = {}
+        self._pending: dict[str, asyncio.Future[Node]] = {}
 
     def next_id(self) -> str:
         self._counter += 1
         return f"{self._prefix}-{self._counter}"
 
-    def expect(self, request_id: str) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    def expect(self, request_id: str) -> asyncio.Future[Node]:
+        future: asyncio.Future[Node] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         return future
 
@@ -58,10 +58,10 @@ class IqTracker:
     def pending(self) -> int:
         return len(self._pending)
 
-    def resolve(self, node: Any) -> bool:
+    def resolve(self, node: Node) -> bool:
         """Hand a response (`<iq type=result|error>` or `<ack>`) to its waiter; False if nobody waits."""
-        request_id = node.attrs.get("id") if node.attrs else None
-        future = self._pending.pop(str(request_id), None) if request_id is not None else None
+        request_id = node.attr_str("id")
+        future = self._pending.pop(request_id, None) if request_id is not None else None
         if future is None:
             return False
         if not future.done():
@@ -77,18 +77,11 @@ class IqTracker:
                 future.exception()
 
 
-def check_iq_result(node: Any) -> Any:
+def check_iq_result(node: Node) -> Node:
     """Raise IqError for a `type="error"` answer, return the node otherwise."""
-    if node.tag == "iq" and node.attrs.get("type") == "error":
-        children = node.content if isinstance(node.content, list) else []
-        error = next((c for c in children if c.tag == "error"), None)
-        code = None
-        text = ""
-        if error is not None:
-            try:
-                code = int(str(error.attrs.get("code")))
-            except (TypeError, ValueError):
-                code = None
-            text = str(error.attrs.get("text", ""))
+    if node.tag == "iq" and node.attr_str("type") == "error":
+        error = node.child("error")
+        code = error.attr_int("code") if error is not None else None
+        text = (error.attr_str("text") or "") if error is not None else ""
         raise IqError(code, text, node)
     return node

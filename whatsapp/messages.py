@@ -30,8 +30,8 @@ def unwrap_message(message: e2e_pb2.Message) -> e2e_pb2.Message:
     """The content inside ephemeral/view-once wrappers (at most a few levels; never loops)."""
     for _ in range(4):
         for name in _FUTURE_PROOF_WRAPPERS:
-            if message.HasField(name) and message.__getattribute__(name).HasField("message"):
-                message = message.__getattribute__(name).message
+            if message.HasField(name) and getattr(message, name).HasField("message"):
+                message = getattr(message, name).message
                 break
         else:
             return message

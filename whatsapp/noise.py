@@ -173,6 +173,11 @@ class NoiseTransport:
         return f"NoiseTransport(write_counter={self.write_counter}, read_counter={self.read_counter})"
 
     def encrypt(self, plaintext: bytes) -> bytes:
+        """Raises EncodeError, before the counter moves, when the sealed frame could not be framed:
+        an oversized stanza must not leave the two sides' counters out of step."""
+        if len(plaintext) + TAG_SIZE > MAX_FRAME_SIZE:
+            size = len(plaintext) + TAG_SIZE
+            raise EncodeError(f"frame payload would be {size} bytes, the maximum is {MAX_FRAME_SIZE}")
         if self.write_counter > _MAX_COUNTER:
             raise CryptoError("Noise transport write counter exhausted; reconnect")
         nonce = _nonce(self.write_counter)

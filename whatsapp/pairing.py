@@ -11,9 +11,10 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from whatsapp import adv
+from whatsapp.addressing import mapping_records
 from whatsapp.auth import KeyType
 from whatsapp.binary import Node
 from whatsapp.creds import Credentials
@@ -159,7 +160,7 @@ class PairOutcome:
     """A verified pair-success: store `creds` and `keys` in ONE transaction, then send `reply`."""
 
     creds: Credentials
-    keys: list[tuple[KeyType, str, bytes]]
+    keys: list[tuple[KeyType, str, bytes]] = field(repr=False)  # raw key material
     reply: Node
     platform: str | None
     business_name: str | None
@@ -219,6 +220,5 @@ def handle_pair_success(node: Node, creds: Credentials) -> PairOutcome:
     keys.append((KeyType.IDENTITY, JID(me_jid.user, me_jid.server).signal_address, account_key))
     if lid_jid is not None:
         keys.append((KeyType.IDENTITY, JID(lid_jid.user, lid_jid.server).signal_address, account_key))
-        keys.append((KeyType.LID_MAPPING, me_jid.user, lid_jid.user.encode()))
-        keys.append((KeyType.LID_MAPPING, f"{lid_jid.user}_reverse", me_jid.user.encode()))
+        keys.extend(mapping_records(me_jid.user, lid_jid.user))
     return PairOutcome(new_creds, keys, reply, platform, business_name)

@@ -17,6 +17,7 @@ from whatsapp import xeddsa
 from whatsapp.creds import Credentials
 from whatsapp.errors import DecodeError, EncodeError
 from whatsapp.jid import JID
+from whatsapp.key_nodes import encode_key_id, encode_registration_id
 from whatsapp.keys import DJB_TYPE, KEY_LENGTH, prefixed
 from whatsapp.proto import companion_reg_pb2, wa6_pb2
 
@@ -171,10 +172,10 @@ def build_registration_payload(creds: Credentials, config: DeviceConfig) -> Clie
     payload.passive = False
     payload.pull = False
     reg = payload.devicePairingData
-    reg.eRegid = creds.registration_id.to_bytes(4, "big")
+    reg.eRegid = encode_registration_id(creds.registration_id)
     reg.eKeytype = bytes([DJB_TYPE])
     reg.eIdent = creds.identity_key.public
-    reg.eSkeyID = creds.signed_prekey.key_id.to_bytes(3, "big")
+    reg.eSkeyID = encode_key_id(creds.signed_prekey.key_id)
     reg.eSkeyVal = creds.signed_prekey.key_pair.public
     reg.eSkeySig = creds.signed_prekey.signature
     reg.buildHash = config.build_hash

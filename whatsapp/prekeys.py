@@ -20,7 +20,8 @@ from whatsapp.binary import Node
 from whatsapp.creds import Credentials
 from whatsapp.errors import DecodeError
 from whatsapp.jid import SERVER_JID
-from whatsapp.keys import DJB_TYPE, KeyPair
+from whatsapp.key_nodes import key_node, key_type_node, registration_node, signed_key_node
+from whatsapp.keys import KeyPair
 
 INITIAL_PREKEY_COUNT = 812  # what WA Web, Baileys and whatsmeow upload the first time
 TARGET_PREKEY_COUNT = 100
@@ -53,12 +54,12 @@ def _id_range(first: int, end: int) -> list[int]:
     current = first
     while current != end and len(ids) <= MAX_PREKEY_ID:
         ids.append(current)
-        current = _next_id(current)
+        current = prekey_id_after(current)
     return ids
 
 
-def _next_id(key_id: int) -> int:
-    # After 16.7 million keys the id space wraps (0 is never used), as in libsignal.
+def prekey_id_after(key_id: int) -> int:
+    """The id after `key_id`: after 16.7 million keys the 24-bit space wraps (0 is never used), as in libsignal."""
     return 1 if key_id >= MAX_PREKEY_ID else key_id + 1
 
 
@@ -85,7 +86,7 @@ async def prepare_upload(auth: AuthState, plan: PrekeyPlan) -> PreparedUpload:
                 pair = KeyPair.generate()
                 tx.set(KeyType.PRE_KEY, str(next_id), pair.to_bytes())
                 keys.append((next_id, pair))
-                next_id = _next_id(next_id)
+                next_id = prekey_id_after(next_id)
             tx.set_creds(dataclasses.replace(auth.creds, next_prekey_id=next_id))
     return PreparedUpload(keys, next_id)
 
@@ -93,10 +94,6 @@ async def prepare_upload(auth: AuthState, plan: PrekeyPlan) -> PreparedUpload:
 async def mark_uploaded(auth: AuthState, upload: PreparedUpload) -> None:
     async with auth.transaction() as tx:
         tx.set_creds(dataclasses.replace(auth.creds, first_unuploaded_prekey_id=upload.next_prekey_id))
-
-
-def _u24(value: int) -> bytes:
-    return value.to_bytes(3, "big")
 
 
 def count_iq(iq_id: str) -> Node:
@@ -118,25 +115,10 @@ def upload_iq(iq_id: str, creds: Credentials, keys: list[tuple[int, KeyPair]]) -
         "iq",
         {"id": iq_id, "xmlns": "encrypt", "type": "set", "to": SERVER_JID},
         [
-            Node("registration", {}, creds.registration_id.to_bytes(4, "big")),
-            Node("type", {}, bytes([DJB_TYPE])),
+            registration_node(creds.registration_id),
+            key_type_node(),
             Node("identity", {}, creds.identity_key.public),
-            Node(
-                "list",
-                {},
-                [
-                    Node("key", {}, [Node("id", {}, _u24(key_id)), Node("value", {}, pair.public)])
-                    for key_id, pair in keys
-                ],
-            ),
-            Node(
-                "skey",
-                {},
-                [
-                    Node("id", {}, _u24(spk.key_id)),
-                    Node("value", {}, spk.key_pair.public),
-                    Node("signature", {}, spk.signature),
-                ],
-            ),
+            Node("list", {}, [key_node(key_id, pair.public) for key_id, pair in keys]),
+            signed_key_node(spk.key_id, spk.key_pair.public, spk.signature),
         ],
     )

@@ -15,6 +15,7 @@ logged at WARNING once, further attempts at DEBUG.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections import OrderedDict
@@ -25,9 +26,17 @@ from typing import Any
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from loguru import logger
 
-from whatsapp.addressing import canonical_device, load_session_bytes, sender_key_id, store_mapping
+from whatsapp.addressing import (
+    canonical_device,
+    load_session_bytes,
+    own_addresses,
+    own_users,
+    sender_key_id,
+    store_mapping,
+)
 from whatsapp.auth import AuthState, KeyType, Transaction
 from whatsapp.binary import Node
+from whatsapp.creds import Credentials, SignedPreKey
 from whatsapp.errors import (
     DecodeError,
     DuplicateMessageError,
@@ -36,9 +45,11 @@ from whatsapp.errors import (
     SignalError,
 )
 from whatsapp.jid import JID, LID, S_WHATSAPP_NET
-from whatsapp.keys import DJB_TYPE, KeyPair
+from whatsapp.key_nodes import key_node, key_type_node, registration_node, signed_key_node
+from whatsapp.keys import KeyPair
 from whatsapp.messages import DecryptFailed, MessageReceived, unwrap_message
 from whatsapp.padding import unpad_message
+from whatsapp.prekeys import prekey_id_after
 from whatsapp.proto import e2e_pb2
 from whatsapp.signal import (
     LocalIdentity,
@@ -84,36 +95,27 @@ class Envelope:
     category: str | None
 
 
-def _jid_attr(node: Node, name: str) -> JID | None:
-    value = node.attrs.get(name)
-    if isinstance(value, JID):
-        return value
-    if isinstance(value, str) and value:
-        return JID.try_parse(value)
-    return None
-
-
 def parse_envelope(node: Node, me_pn: JID, me_lid: JID | None) -> Envelope:
     """Who sent the message and in which chat (protocol-notes 5.7). Raises DecodeError."""
     message_id = node.attr_str("id")
-    source = _jid_attr(node, "from")
+    source = node.try_attr_jid("from")
     if not message_id or source is None:
         raise DecodeError("message stanza without id or from")
-    participant = _jid_attr(node, "participant")
-    recipient = _jid_attr(node, "recipient")
-    own_users = {me_pn.user} | ({me_lid.user} if me_lid else set())
+    participant = node.try_attr_jid("participant")
+    recipient = node.try_attr_jid("recipient")
+    own = own_users(me_pn, me_lid)
     if source.is_group or source.is_broadcast:
         if participant is None:
             raise DecodeError(f"group message {message_id} without participant")
         chat, sender = source.to_non_ad(), participant
         is_group = source.is_group
-        alt = _jid_attr(node, "participant_lid" if participant.server == S_WHATSAPP_NET else "participant_pn")
+        alt = node.try_attr_jid("participant_lid" if participant.server == S_WHATSAPP_NET else "participant_pn")
     else:
         sender = source
         is_group = False
-        from_me = source.user in own_users
+        from_me = source.user in own
         chat = recipient.to_non_ad() if from_me and recipient is not None else source.to_non_ad()
-        alt = _jid_attr(node, "sender_lid" if source.server == S_WHATSAPP_NET else "sender_pn")
+        alt = node.try_attr_jid("sender_lid" if source.server == S_WHATSAPP_NET else "sender_pn")
     if not sender.user:
         raise DecodeError(f"message {message_id} from {sender} names no user")
     try:
@@ -127,7 +129,7 @@ def parse_envelope(node: Node, me_pn: JID, me_lid: JID | None) -> Envelope:
         chat=chat,
         sender=sender,
         sender_alt=alt.to_non_ad() if alt is not None else None,
-        from_me=sender.user in own_users,
+        from_me=sender.user in own,
         is_group=is_group,
         timestamp=timestamp,
         push_name=node.attr_str("notify"),
@@ -141,8 +143,8 @@ def mapping_pairs(node: Node) -> list[tuple[str, str]]:
     """(pn_user, lid_user) pairs the envelope reveals (`sender_lid`, `participant_pn`, ...)."""
     pairs: list[tuple[str, str]] = []
     for base, pn_name, lid_name in _ALT_ATTRS:
-        main = _jid_attr(node, base) if base != "sender" else _jid_attr(node, "from")
-        pn, lid = _jid_attr(node, pn_name), _jid_attr(node, lid_name)
+        main = node.try_attr_jid(base) if base != "sender" else node.try_attr_jid("from")
+        pn, lid = node.try_attr_jid(pn_name), node.try_attr_jid(lid_name)
         if main is not None and main.server == LID and pn is None and lid is None:
             continue
         if pn is None and main is not None and main.server == S_WHATSAPP_NET:
@@ -167,24 +169,13 @@ def delivery_receipt(env: Envelope, me_pn: JID) -> Node:
         attrs["type"] = "peer_msg"
     elif env.from_me:
         attrs["type"] = "sender"
-        if not env.is_group and env.chat.user not in (me_pn.user,):
+        if not env.is_group and env.chat.user != me_pn.user:
             attrs["recipient"] = env.chat
     return Node("receipt", attrs)
 
 
-def nack(env_node: Node, code: int, me_id: str | None = None) -> Node:
-    """`<ack class="message" id to [participant] [recipient] error>`: we will never process this message."""
-    attrs: dict[str, Any] = {"id": env_node.attr_str("id", ""), "to": env_node.attrs.get("from", ""),
-                             "class": "message", "error": str(code)}
-    for name in ("participant", "recipient"):
-        if env_node.attrs.get(name) is not None:
-            attrs[name] = env_node.attrs[name]
-    if me_id:
-        attrs["from"] = me_id
-    return Node("ack", attrs)
-
-
 def plain_ack(env_node: Node, me_id: str | None = None) -> Node:
+    """`<ack class="message" id to [participant] [recipient]>` for a message stanza."""
     attrs: dict[str, Any] = {"id": env_node.attr_str("id", ""), "to": env_node.attrs.get("from", ""),
                              "class": "message"}
     for name in ("participant", "recipient"):
@@ -195,19 +186,22 @@ def plain_ack(env_node: Node, me_id: str | None = None) -> Node:
     return Node("ack", attrs)
 
 
-def retry_keys_node(identity_public: bytes, pre_key: tuple[int, KeyPair], signed_pre_key: Any,
+def nack(env_node: Node, code: int, me_id: str | None = None) -> Node:
+    """The ack with `error=code`: we will never process this message, so the server stops re-sending it."""
+    ack = plain_ack(env_node, me_id)
+    ack.attrs["error"] = str(code)
+    return ack
+
+
+def retry_keys_node(identity_public: bytes, pre_key: tuple[int, KeyPair], signed_pre_key: SignedPreKey,
                     device_identity: bytes | None) -> Node:
     """`<keys>` of a retry receipt: a fresh one-time prekey, the signed prekey and our device identity."""
     key_id, pair = pre_key
     children = [
-        Node("type", {}, bytes([DJB_TYPE])),
+        key_type_node(),
         Node("identity", {}, identity_public),
-        Node("key", {}, [Node("id", {}, key_id.to_bytes(3, "big")), Node("value", {}, pair.public)]),
-        Node("skey", {}, [
-            Node("id", {}, signed_pre_key.key_id.to_bytes(3, "big")),
-            Node("value", {}, signed_pre_key.key_pair.public),
-            Node("signature", {}, signed_pre_key.signature),
-        ]),
+        key_node(key_id, pair.public),
+        signed_key_node(signed_pre_key.key_id, signed_pre_key.key_pair.public, signed_pre_key.signature),
     ]
     if device_identity:
         children.append(Node("device-identity", {}, device_identity))
@@ -225,7 +219,7 @@ def retry_receipt(env: Envelope, count: int, registration_id: int, keys: Node | 
         attrs["category"] = "peer"
     children = [
         Node("retry", {"count": str(count), "id": env.id, "t": str(env.timestamp), "v": "1"}),
-        Node("registration", {}, registration_id.to_bytes(4, "big")),
+        registration_node(registration_id),
     ]
     if keys is not None:
         children.append(keys)
@@ -255,7 +249,7 @@ def parse_plaintext(padded: bytes, version: str | None) -> e2e_pb2.Message:
     return message
 
 
-async def _decrypt_pairwise(tx: Transaction, creds: Any, address_jid: JID, enc_type: str, body: bytes) -> bytes:
+async def _decrypt_pairwise(tx: Transaction, creds: Credentials, address_jid: JID, enc_type: str, body: bytes) -> bytes:
     me = LocalIdentity.from_creds(creds)
     address = address_jid.signal_address
     stored = await load_session_bytes(tx, address_jid)
@@ -303,7 +297,7 @@ async def _install_skdm(tx: Transaction, group: JID, author: JID, message: e2e_p
     tx.set(KeyType.SENDER_KEY, key, process_distribution_message(record, raw).to_bytes())
 
 
-async def decrypt_envelope(tx: Transaction, creds: Any, env: Envelope, author: JID) -> DecryptOutcome:
+async def decrypt_envelope(tx: Transaction, creds: Credentials, env: Envelope, author: JID) -> DecryptOutcome:
     """Decrypt every `<enc>` of the stanza inside `tx`; errors are collected, never raised."""
     outcome = DecryptOutcome()
     encs = env.node.children_by_tag("enc")
@@ -351,7 +345,7 @@ class Receiver:
     """Processes `<message>` stanzas for a client: decrypt, persist, emit, acknowledge."""
 
     def __init__(self, auth: AuthState, send_node: Callable[[Node], Awaitable[None]],
-                 emit: Callable[[Any], Awaitable[None]], lock: Any, creds_lock: Any) -> None:
+                 emit: Callable[[Any], Awaitable[None]], lock: asyncio.Lock, creds_lock: asyncio.Lock) -> None:
         self.auth = auth
         self._send = send_node
         self._emit = emit
@@ -364,14 +358,8 @@ class Receiver:
         self._warned = 0
         self._suppressed = 0
 
-    def _me(self) -> tuple[JID, JID | None]:
-        creds = self.auth.creds
-        me_pn = JID.parse(creds.me_id or "")
-        me_lid = JID.parse(creds.me_lid) if creds.me_lid else None
-        return me_pn, me_lid
-
     async def handle(self, node: Node) -> MessageReceived | None:
-        me_pn, me_lid = self._me()
+        me_pn, me_lid = own_addresses(self.auth.creds)
         try:
             env = parse_envelope(node, me_pn, me_lid)
         except DecodeError as exc:
@@ -467,7 +455,7 @@ class Receiver:
             creds = self.auth.creds
             key_id = creds.next_prekey_id
             pair = KeyPair.generate()
-            next_id = 1 if key_id >= 0xFFFFFF else key_id + 1
+            next_id = prekey_id_after(key_id)
             # If every earlier key is uploaded, this one counts as uploaded too (it is handed out directly);
             # otherwise it joins the pending range and is uploaded with the next batch (harmless).
             uploaded = creds.first_unuploaded_prekey_id

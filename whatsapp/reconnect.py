@@ -21,7 +21,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
+
+from whatsapp.binary import Node
 
 
 class DisconnectKind(StrEnum):
@@ -91,22 +93,12 @@ class DisconnectReason:
         return cls(DisconnectKind.FATAL, CODE_MULTIDEVICE_MISMATCH, "phone has no multi-device support")
 
 
-def _int_attr(node: Any, name: str) -> int | None:
-    value = node.attrs.get(name) if node.attrs else None
-    if value is None:
-        return None
-    try:
-        return int(str(value))
-    except ValueError:
-        return None
-
-
-def reason_from_stream_error(node: Any) -> DisconnectReason:
+def reason_from_stream_error(node: Node) -> DisconnectReason:
     """`<stream:error code=.. >[<conflict type=..>]</stream:error>` → reason."""
-    code = _int_attr(node, "code")
-    children = node.content if isinstance(node.content, list) else []
-    conflict = next((c for c in children if c.tag == "conflict"), None)
-    conflict_type = str(conflict.attrs.get("type", "")) if conflict is not None else None
+    code = node.attr_int("code")
+    children = node.children
+    conflict = node.child("conflict")
+    conflict_type = conflict.attr_str("type", "") if conflict is not None else None
     child_tag = children[0].tag if children else None
     if code == 515:
         return DisconnectReason(DisconnectKind.RESTART, 515, "restart required")
@@ -124,20 +116,20 @@ def reason_from_stream_error(node: Any) -> DisconnectReason:
     return DisconnectReason(DisconnectKind.TRANSIENT, code, f"stream error {code}")
 
 
-def reason_from_failure(node: Any) -> DisconnectReason:
+def reason_from_failure(node: Node) -> DisconnectReason:
     """`<failure reason=N [code=..] [expire=..]/>` (sent right after the handshake) → reason."""
-    code = _int_attr(node, "reason")
+    code = node.attr_int("reason")
     if code in _LOGGED_OUT_CODES:
         names = {401: "logged out", 403: "account locked / main device gone", 406: "banned / unknown logout"}
         return DisconnectReason(DisconnectKind.LOGGED_OUT, code, names[code])
     if code == 402:
-        expire = _int_attr(node, "expire")
+        expire = node.attr_int("expire")
         return DisconnectReason(
             DisconnectKind.TEMPORARY_BAN,
             402,
             "temporarily banned",
             expires_in=float(expire) if expire is not None and expire > 0 else None,
-            ban_code=_int_attr(node, "code"),
+            ban_code=node.attr_int("code"),
         )
     if code == 405:
         return DisconnectReason(DisconnectKind.OUTDATED, 405, "client version outdated; update the WA Web version")

@@ -16,23 +16,32 @@ Sessions are always keyed by the device's canonical (LID) address, see `whatsapp
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any, Protocol
 
 from loguru import logger
 
-from whatsapp.addressing import canonical_device, load_session_bytes, sender_key_id, store_mapping
+from whatsapp.addressing import (
+    canonical_device,
+    load_session_bytes,
+    own_addresses,
+    own_users,
+    sender_key_id,
+    store_mapping,
+)
 from whatsapp.auth import AuthState, KeyType, Transaction
 from whatsapp.binary import Node
-from whatsapp.errors import DecodeError, NoSessionError, SignalError, WhatsAppError
+from whatsapp.errors import DecodeError, NoSessionError, SignalError
 from whatsapp.jid import JID, LID, S_WHATSAPP_NET
-from whatsapp.messages import SendError, SendResult
+from whatsapp.messages import MessageReceived, SendError, SendResult
 from whatsapp.padding import pad_message
 from whatsapp.proto import e2e_pb2
 from whatsapp.signal import (
@@ -114,7 +123,7 @@ def enc_node(enc_type: str, body: bytes, count: int | None = None) -> Node:
     return Node("enc", attrs, body)
 
 
-def text_message(text: str, quoted: Any = None) -> e2e_pb2.Message:
+def text_message(text: str, quoted: MessageReceived | None = None) -> e2e_pb2.Message:
     """`conversation`, or `extendedTextMessage` with contextInfo when replying to `quoted` (MessageReceived)."""
     message = e2e_pb2.Message()
     if quoted is None:
@@ -184,7 +193,7 @@ class _Target:
 
 
 class Sender:
-    def __init__(self, link: Link, lock: Any) -> None:
+    def __init__(self, link: Link, lock: asyncio.Lock) -> None:
         self.link = link
         self._lock = lock
         self._recent: OrderedDict[str, _Sent] = OrderedDict()
@@ -194,12 +203,6 @@ class Sender:
     @property
     def auth(self) -> AuthState:
         return self.link.auth
-
-    def _me(self) -> tuple[JID, JID | None]:
-        creds = self.auth.creds
-        if not creds.me_id:
-            raise WhatsAppError("not paired: cannot send")
-        return JID.parse(creds.me_id), JID.parse(creds.me_lid) if creds.me_lid else None
 
     # ---- device lists, bundles, groups -------------------------------------------------------------------
 
@@ -310,7 +313,7 @@ class Sender:
     # ---- sending ---------------------------------------------------------------------------------------
 
     async def send(self, chat: JID, message: e2e_pb2.Message, message_id: str | None = None) -> SendResult:
-        me_pn, me_lid = self._me()
+        me_pn, me_lid = own_addresses(self.auth.creds)
         chat = chat.to_non_ad()
         message_id = message_id or generate_message_id(me_pn.user)
         kind = stanza_type(message)
@@ -340,7 +343,8 @@ class Sender:
         while len(self._recent) > RECENT_SENT:
             self._recent.popitem(last=False)
 
-    async def _targets(self, users: list[JID], exclude: JID, payload_for: Any) -> list[_Target]:
+    async def _targets(self, users: list[JID], exclude: JID,
+                       payload_for: Callable[[JID], bytes | None]) -> list[_Target]:
         """One target per device of `users` (our own sending device excluded)."""
         lists = await self.devices(users)
         targets: list[_Target] = []
@@ -349,7 +353,7 @@ class Sender:
             if found is None:
                 continue
             for wire in found.device_jids():
-                if wire.user in (exclude.user,) and wire.device == exclude.device:
+                if wire.user == exclude.user and wire.device == exclude.device:
                     continue
                 plaintext = payload_for(wire)
                 if plaintext is None:
@@ -365,14 +369,14 @@ class Sender:
         own_device = me_lid if lid_chat and me_lid else me_pn
         padded_message = pad_message(message.SerializeToString())
         padded_dsm = pad_message(device_sent_copy(message, chat).SerializeToString())
-        own_users = {me_pn.user} | ({me_lid.user} if me_lid else set())
+        own = own_users(me_pn, me_lid)
 
         def payload(wire: JID) -> bytes:
-            return padded_dsm if wire.user in own_users else padded_message
+            return padded_dsm if wire.user in own else padded_message
 
-        users = [chat] if chat.user in own_users else [chat, own_user]
+        users = [chat] if chat.user in own else [chat, own_user]
         targets = await self._targets(users, own_device, payload)
-        if not any(t.wire.user == chat.user for t in targets) and chat.user not in own_users:
+        if not any(t.wire.user == chat.user for t in targets) and chat.user not in own:
             raise SendError(message_id, None, f"{chat} has no devices")
         bundles = await self._bundles_for(targets)
         async with self._lock:
@@ -456,10 +460,10 @@ class Sender:
             logger.debug("message {}: resend limit for {} reached", message_id, device)
             return False
         sent.resends[str(device)] = done + 1
-        me_pn, me_lid = self._me()
-        own_users = {me_pn.user} | ({me_lid.user} if me_lid else set())
+        me_pn, me_lid = own_addresses(self.auth.creds)
+        own = own_users(me_pn, me_lid)
         message = sent.message
-        if device.user in own_users:
+        if device.user in own:
             message = device_sent_copy(message, sent.chat)
         elif sent.chat.is_group:
             merged = e2e_pb2.Message()
@@ -496,7 +500,7 @@ class Sender:
                 attrs.update({"to": sent.chat, "participant": device})
             else:
                 attrs["to"] = device
-                if device.user in own_users:
+                if device.user in own:
                     attrs["recipient"] = sent.chat
             await self.link.send_node(Node("message", attrs, children))
         logger.info("message {} re-sent to {} (retry {})", message_id, device, count)

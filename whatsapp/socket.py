@@ -20,7 +20,7 @@ from whatsapp.binary import Node, decode_node, encode_node
 from whatsapp.certs import WA_ROOT_PUBLIC_KEY
 from whatsapp.errors import CryptoError, DecodeError, HandshakeError, WhatsAppError
 from whatsapp.keys import KeyPair
-from whatsapp.noise import ClientHandshake, FrameReader, NoiseTransport
+from whatsapp.noise import ClientHandshake, FrameReader, NoiseTransport, encode_frame
 
 WA_ORIGIN = "https://web.whatsapp.com"
 DEFAULT_CONNECT_TIMEOUT = 20.0
@@ -92,7 +92,7 @@ class WASocket:
         async with self._send_lock:
             frame = self._transport.encrypt(data)
             try:
-                await self._ws.send(len(frame).to_bytes(3, "big") + frame)
+                await self._ws.send(encode_frame(frame))
             except websockets.ConnectionClosed as exc:
                 self.closed = True
                 raise SocketClosed(f"connection closed while sending ({exc})") from exc

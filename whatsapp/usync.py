@@ -49,13 +49,6 @@ class DeviceList:
             return None
 
 
-def _jid(node: Node, name: str) -> JID | None:
-    try:
-        return node.attr_jid(name)
-    except DecodeError:
-        return None
-
-
 def devices_query(sid: str, users: list[JID]) -> Node:
     return Node("iq", {"xmlns": "usync", "type": "get", "to": SERVER_JID}, [
         Node("usync", {"sid": sid, "mode": "query", "context": "message", "last": "true", "index": "0"}, [
@@ -74,7 +67,7 @@ def parse_devices(result: Node, now: float | None = None) -> dict[JID, DeviceLis
         raise DecodeError("usync answer without <usync><list>")
     lists: dict[JID, DeviceList] = {}
     for user in user_list.children_by_tag("user"):
-        jid = _jid(user, "jid")
+        jid = user.try_attr_jid("jid")
         if jid is None:
             continue
         devices: list[int] = []
@@ -88,7 +81,7 @@ def parse_devices(result: Node, now: float | None = None) -> dict[JID, DeviceLis
                 continue  # unsigned device: sending to it gets the whole message refused
             devices.append(device_id)
         lid_node = user.child("lid")
-        lid_value = _jid(lid_node, "val") if lid_node is not None else None
+        lid_value = lid_node.try_attr_jid("val") if lid_node is not None else None
         lid = lid_value if lid_value is not None and lid_value.server == LID else None
         user_jid = jid.to_non_ad()
         lists[user_jid] = DeviceList(user_jid, tuple(sorted(set(devices))), lid, fetched)
@@ -133,7 +126,7 @@ def parse_bundles(result: Node) -> dict[JID, PreKeyBundle | str]:
         raise DecodeError("prekey answer without <list>")
     bundles: dict[JID, PreKeyBundle | str] = {}
     for user in container.children_by_tag("user"):
-        jid = _jid(user, "jid")
+        jid = user.try_attr_jid("jid")
         if jid is None:
             continue
         error = user.child("error")

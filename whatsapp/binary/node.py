@@ -62,6 +62,14 @@ class Node:
             return value
         return JID.parse(value)
 
+    def try_attr_jid(self, name: str) -> JID | None:
+        """An attribute as a JID, or None when it is absent or not a JID: for stanzas from a peer,
+        where one unreadable address must not abort handling the rest."""
+        value = self.attrs.get(name)
+        if isinstance(value, JID):
+            return value
+        return JID.try_parse(value) if isinstance(value, str) else None
+
     def attr_int(self, name: str, default: int | None = None) -> int | None:
         value = self.attrs.get(name)
         if isinstance(value, str):

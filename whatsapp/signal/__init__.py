@@ -4,7 +4,8 @@
 records in `whatsapp.signal.records`. Every function takes records and bytes and returns new records
 (the inputs are never mutated): load, call, persist the result in the same auth-state transaction.
 
-Receiving a pairwise `<enc>` (address = sender JID's `.signal_address`):
+Receiving a pairwise `<enc>` (address = sender JID's `.signal_address`; the client's real version,
+which also resolves the sender's canonical LID address, is `whatsapp.receive._decrypt_pairwise`):
 
     me = LocalIdentity.from_creds(state.creds)
     async with state.transaction() as tx:
@@ -20,7 +21,8 @@ Receiving a pairwise `<enc>` (address = sender JID's `.signal_address`):
                 signed_pre_key=spk.key_pair if spk.key_id == msg.signed_pre_key_id else None,
                 pre_key=KeyPair.from_bytes(pre[str(msg.pre_key_id)]) if pre else None,
                 known_identity=known)
-            # result.used_pre_key_id: mark consumed, delete after a grace period (see session.py)
+            if result.used_pre_key_id is not None:  # consumed: goes with this same commit (see session.py)
+                tx.set(KeyType.PRE_KEY, str(result.used_pre_key_id), None)
         else:
             result = decrypt_message(record, me, body, known_identity=known)
         tx.set(KeyType.SESSION, address, result.record.to_bytes())

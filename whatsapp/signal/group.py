@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
@@ -46,7 +46,7 @@ class SenderKeyDistribution:
 
     key_id: int
     iteration: int
-    chain_key: bytes
+    chain_key: bytes = field(repr=False)  # secret: whoever holds it reads the sender's group messages
     signing_key: bytes  # 33 bytes
 
     @classmethod

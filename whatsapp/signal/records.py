@@ -38,9 +38,9 @@ class Chain:
     """One symmetric ratchet chain. `index` is the counter of the next message key `chain_key` yields;
     `chain_key` is None once a receiving chain is closed (the peer moved to a new ratchet key)."""
 
-    chain_key: bytes | None
+    chain_key: bytes | None = field(repr=False)  # secret: keep it out of debug logs
     index: int = 0
-    skipped: OrderedDict[int, bytes] = field(default_factory=OrderedDict)  # counter -> message key seed
+    skipped: OrderedDict[int, bytes] = field(default_factory=OrderedDict, repr=False)  # counter -> message key seed
 
     def clone(self) -> Chain:
         return Chain(self.chain_key, self.index, OrderedDict(self.skipped))
@@ -73,7 +73,7 @@ class SessionState:
     remote_registration_id: int
     base_key: bytes  # 33 bytes; identifies the session (the initiator's base key)
     base_key_is_ours: bool
-    root_key: bytes
+    root_key: bytes = field(repr=False)
     ratchet_key_pair: KeyPair  # our current sending ratchet key
     last_remote_ratchet_key: bytes  # 33 bytes
     previous_counter: int = 0
@@ -184,10 +184,10 @@ class SessionRecord:
 class SenderKeyState:
     key_id: int
     iteration: int  # the iteration `chain_key` yields next
-    chain_key: bytes
+    chain_key: bytes = field(repr=False)  # secret, like signing_private and message_keys
     signing_public: bytes  # 33 bytes
-    signing_private: bytes | None = None  # only for our own sender key
-    message_keys: OrderedDict[int, bytes] = field(default_factory=OrderedDict)  # iteration -> seed
+    signing_private: bytes | None = field(default=None, repr=False)  # only for our own sender key
+    message_keys: OrderedDict[int, bytes] = field(default_factory=OrderedDict, repr=False)  # iteration -> seed
 
     def clone(self) -> SenderKeyState:
         return SenderKeyState(

@@ -10,11 +10,11 @@ function, and persists what comes back in the same auth-state transaction:
 No function mutates the record it is given: each works on a clone and returns it, so when one raises,
 the stored record is still the one to keep (the ratchet never half-advances).
 
-Prekey grace policy (field-notes 2.3 (a)): `DecryptResult.used_pre_key_id` names the one-time prekey a
-new session consumed. Mark it consumed (e.g. keep it, flagged, until the next prekey upload or a day has
-passed) rather than deleting it in the same transaction: WhatsApp redelivers a pkmsg whose ack was lost,
-and if the session write was lost too, the prekey is needed to rebuild the session. If the session was
-kept, the redelivered pkmsg finds its session by base key and fails with `DuplicateMessageError`.
+Consumed prekeys (field-notes 2.3 (a)): `DecryptResult.used_pre_key_id` names the one-time prekey a new
+session consumed. WhatsApp redelivers a pkmsg whose ack was lost, so the prekey may only go when the session
+it built is durable: the client (whatsapp/receive.py) deletes it in the SAME transaction that stores the
+session. Both land or neither; a redelivered pkmsg then either finds its session by base key and fails with
+`DuplicateMessageError`, or finds its prekey still there.
 """
 
 from __future__ import annotations

@@ -14,13 +14,12 @@ import weakref
 
 from loguru import logger
 
+from whatsapp import creds
 from whatsapp.binary.node import Node
+from whatsapp.key_nodes import key_node, key_type_node, registration_node, signed_key_node
 from whatsapp.keys import KeyPair, generate_registration_id
-from whatsapp.testing.delivery import as_jid
 from whatsapp.testing.state import Device, PreKey, ServerState, SignedPreKey
-from whatsapp.xeddsa import sign
 
-KEY_BUNDLE_TYPE = b"\x05"  # DJB curve type, the <type> child of every bundle
 PRIMARY_PREKEY_BATCH = 30  # one-time prekeys the simulated phone "uploads" when it runs out
 
 # Next one-time prekey id per simulated phone (its first batch, from phone.py, uses small ids).
@@ -39,9 +38,8 @@ def ensure_primary_keys(device: Device) -> None:
     if device.registration_id is None:
         device.registration_id = generate_registration_id()
     if device.signed_prekey is None:
-        spk = KeyPair.generate()
-        signature = sign(account.identity.private, b"\x05" + spk.public)
-        device.signed_prekey = SignedPreKey(key_id=1, public=spk.public, signature=signature)
+        spk = creds.SignedPreKey.generate(account.identity, key_id=1)  # signed like a real device's
+        device.signed_prekey = SignedPreKey(key_id=1, public=spk.key_pair.public, signature=spk.signature)
     if not device.prekeys:
         # The phone "uploads" a fresh batch; ids continue past any it ever had, so none is reused.
         start = _phone_prekey_ids.get(device, 0x100000)
@@ -63,21 +61,14 @@ def bundle_node(requested: object, device: Device) -> Node:
     spk = device.signed_prekey
     assert spk is not None and device.identity_public is not None and device.registration_id is not None
     children = [
-        Node("registration", {}, device.registration_id.to_bytes(4, "big")),
-        Node("type", {}, KEY_BUNDLE_TYPE),
+        registration_node(device.registration_id),
+        key_type_node(),
         Node("identity", {}, device.identity_public),
-        Node("skey", {}, [
-            Node("id", {}, spk.key_id.to_bytes(3, "big")),
-            Node("value", {}, spk.public),
-            Node("signature", {}, spk.signature),
-        ]),
+        signed_key_node(spk.key_id, spk.public, spk.signature),
     ]
     prekey = device.take_prekey()
     if prekey is not None:
-        children.append(Node("key", {}, [
-            Node("id", {}, prekey.key_id.to_bytes(3, "big")),
-            Node("value", {}, prekey.public),
-        ]))
+        children.append(key_node(prekey.key_id, prekey.public))
     return Node("user", {"jid": requested}, children)  # echo the JID as asked: clients key sessions by it
 
 
@@ -87,7 +78,7 @@ def answer_prekey_fetch(state: ServerState, iq: Node) -> Node:
     users: list[Node] = []
     for user in key.children_by_tag("user") if key else []:
         requested = user.attrs.get("jid")
-        jid = as_jid(requested)
+        jid = user.try_attr_jid("jid")
         device = state.device_for(jid) if jid is not None and jid.is_user else None
         if device is None and jid is not None and jid.is_user and jid.device == 0:
             account = state.account_for(jid)

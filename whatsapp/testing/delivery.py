@@ -60,15 +60,6 @@ def user_address(account: Account, lid: bool) -> JID:
     return account.lid_jid if lid else account.jid
 
 
-def as_jid(value: object) -> JID | None:
-    """An attribute value as a JID; None when absent or not a JID (bad input is never fatal here)."""
-    if isinstance(value, JID):
-        return value
-    if isinstance(value, str):
-        return JID.try_parse(value)
-    return None
-
-
 async def deliver(deliveries: list[Delivery]) -> None:
     """Send each stanza to its device now, or queue it until the device logs in again.
 

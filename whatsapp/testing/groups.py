@@ -14,7 +14,7 @@ from loguru import logger
 
 from whatsapp.binary.node import AttrValue, Node
 from whatsapp.jid import JID
-from whatsapp.testing.delivery import Delivery, Outcome, as_jid, device_address, now, user_address
+from whatsapp.testing.delivery import Delivery, Outcome, device_address, now, user_address
 from whatsapp.testing.dispatch import IQError
 from whatsapp.testing.state import Account, Device, Group, GroupParticipant, ServerState
 
@@ -92,7 +92,7 @@ def notify_members(state: ServerState, group: Group, actor: Device, child: Node,
 def _resolve_members(state: ServerState, nodes: list[Node]) -> list[Account]:
     accounts: list[Account] = []
     for node in nodes:
-        jid = as_jid(node.attrs.get("jid"))
+        jid = node.try_attr_jid("jid")
         account = state.account_for(jid.to_non_ad()) if jid is not None and jid.is_user else None
         if account is None:
             logger.debug("emulator: group participant {} is not on the emulated WhatsApp", node.attrs.get("jid"))
@@ -120,7 +120,7 @@ class GroupService:
 
     def handle(self, sender: Device, iq: Node) -> Outcome:
         """Answer one w:g2 IQ: `Outcome.replies[0]` is the result's child (or none), plus notifications."""
-        to = as_jid(iq.attrs.get("to"))
+        to = iq.try_attr_jid("to")
         iq_type = iq.attr_str("type")
         op = iq.children[0] if iq.children else None
         if op is None:

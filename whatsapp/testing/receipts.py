@@ -21,7 +21,7 @@ from __future__ import annotations
 from loguru import logger
 
 from whatsapp.binary.node import AttrValue, Node
-from whatsapp.testing.delivery import Delivery, Outcome, as_jid, device_address, now
+from whatsapp.testing.delivery import Delivery, Outcome, device_address, now
 from whatsapp.testing.state import Device, ServerState
 
 
@@ -39,12 +39,12 @@ def receipt_ack(node: Node) -> Node:
 
 def route_receipt(state: ServerState, sender: Device, node: Node) -> Outcome:
     outcome = Outcome(replies=[receipt_ack(node)])
-    to = as_jid(node.attrs.get("to"))
+    to = node.try_attr_jid("to")
     if to is None or not node.attrs.get("id"):
         logger.debug("emulator: receipt without to/id ignored: {}", node)
         return outcome
-    participant = as_jid(node.attrs.get("participant"))
-    recipient = as_jid(node.attrs.get("recipient"))
+    participant = node.try_attr_jid("participant")
+    recipient = node.try_attr_jid("recipient")
     receipt_type = node.attr_str("type")
     base: dict[str, AttrValue] = {"id": node.attrs["id"], "t": node.attrs.get("t") or str(now())}
     if receipt_type == "inactive":

@@ -37,7 +37,6 @@ from whatsapp.testing.bundles import answer_prekey_fetch
 from whatsapp.testing.delivery import (
     Delivery,
     Outcome,
-    as_jid,
     deliver,
     device_address,
     now,
@@ -109,7 +108,7 @@ class Router:
 
     def route_chatstate(self, sender: Device, node: Node) -> Outcome:
         """Typing/recording indicators: `<chatstate to=CHAT><composing/></chatstate>` to the chat's devices."""
-        to = as_jid(node.attrs.get("to"))
+        to = node.try_attr_jid("to")
         if to is None or not node.children:
             return Outcome()
         state_child = Node(node.children[0].tag, dict(node.children[0].attrs))
@@ -135,7 +134,7 @@ class Router:
 
     def route_message(self, sender: Device, node: Node) -> Outcome:
         t = now()
-        to = as_jid(node.attrs.get("to"))
+        to = node.try_attr_jid("to")
         if to is None or not node.attrs.get("id"):
             logger.debug("emulator: message without id/to rejected: {}", node)
             return Outcome(replies=[message_ack(node, t, error=400)])
@@ -162,7 +161,7 @@ class Router:
         participants = node.child("participants")
         if participants is not None:
             for item in participants.children_by_tag("to"):
-                jid = as_jid(item.attrs.get("jid"))
+                jid = item.try_attr_jid("jid")
                 device = self.state.device_for(jid) if jid is not None and jid.is_user else None
                 if device is None or device.removed:
                     logger.debug("emulator: message {} addressed to unknown device {}", node.attrs.get("id"),
@@ -172,7 +171,7 @@ class Router:
         direct = [enc for enc in node.children_by_tag("enc") if enc.attr_str("type") != "skmsg"]
         if direct:
             # Retry resend or peer message: one device, named by `participant` (groups) or `to`.
-            target_jid = as_jid(node.attrs.get("participant")) if to.is_group else to
+            target_jid = node.try_attr_jid("participant") if to.is_group else to
             device = self.state.device_for(target_jid) if target_jid is not None and target_jid.is_user else None
             if device is not None and not device.removed:
                 payloads.setdefault(device, []).extend(direct)
@@ -202,7 +201,7 @@ class Router:
     def _route_direct(self, sender: Device, node: Node, to: JID, pairwise: dict[Device, list[Node]],
                       t: int) -> Outcome:
         lid = to.server == "lid"
-        recipient_attr = as_jid(node.attrs.get("recipient"))
+        recipient_attr = node.try_attr_jid("recipient")
         chat = recipient_attr.to_non_ad() if recipient_attr is not None else to.to_non_ad()
         chat_account = self.state.account_for(chat)
         if chat_account is None:

@@ -32,6 +32,7 @@ from whatsapp.binary import Node
 from whatsapp.certs import CertificateAuthority
 from whatsapp.errors import WhatsAppError
 from whatsapp.jid import JID, SERVER_JID
+from whatsapp.key_nodes import encode_key_id, key_type_node, registration_node, signed_key_node
 from whatsapp.keys import KeyPair, prefixed
 from whatsapp.payload import ParsedClientPayload, parse_client_payload
 from whatsapp.testing.connection import HANDSHAKE_TIMEOUT, ClientConnection, Registration
@@ -540,15 +541,11 @@ class EmulatedServer:
             "digest",
             {},
             [
-                Node("type", {}, b"\x05"),
-                Node("registration", {}, device.registration_id.to_bytes(4, "big")),
+                key_type_node(),
+                registration_node(device.registration_id),
                 Node("identity", {}, device.identity_public),
-                Node("skey", {}, [
-                    Node("id", {}, spk.key_id.to_bytes(3, "big")),
-                    Node("value", {}, spk.public),
-                    Node("signature", {}, spk.signature),
-                ]),
-                Node("list", {}, [Node("id", {}, k.to_bytes(3, "big")) for k in device.prekeys]),
+                signed_key_node(spk.key_id, spk.public, spk.signature),
+                Node("list", {}, [Node("id", {}, encode_key_id(k)) for k in device.prekeys]),
             ],
         )
 

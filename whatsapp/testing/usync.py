@@ -21,7 +21,6 @@ from whatsapp.binary.node import Node
 from whatsapp.jid import JID
 from whatsapp.proto import adv_pb2
 from whatsapp.testing.bundles import has_bundle
-from whatsapp.testing.delivery import as_jid
 from whatsapp.testing.state import Account, ServerState
 from whatsapp.xeddsa import sign
 
@@ -105,7 +104,7 @@ def answer_usync(state: ServerState, iq: Node) -> Node:
     results: list[Node] = []
     for user in user_list.children_by_tag("user") if user_list is not None else []:
         asked = user.attrs.get("jid")
-        asked_by = as_jid(asked)
+        asked_by = user.try_attr_jid("jid")
         account: Account | None = None
         reply_jid: JID | str | None = asked
         if asked_by is not None and asked_by.is_user:
