@@ -5,10 +5,11 @@ Baileys writes `creds.json` and one `<type>-<id>.json` per key (with '/' written
 
 Converted to this project's record formats: the credentials (key pairs as private||public, the
 `account` as serialised ADVSignedDeviceIdentity protobuf), pre-keys (KeyPair bytes), identity keys
-(33 bytes), LID mappings (the mapped user as UTF-8). Kept verbatim, prefixed with
-`BAILEYS_JSON_PREFIX`, because their format belongs to the Signal / app-state layers, which must
-convert them on first use: libsignal session and sender-key records, sender-key memory,
-app-state sync keys and versions, device lists and tctokens.
+(33 bytes), LID mappings (the mapped user as UTF-8), libsignal session records and Baileys sender-key
+records (into `whatsapp.signal`'s record format, so existing conversations keep decrypting). Kept
+verbatim, prefixed with `BAILEYS_JSON_PREFIX`, because their format belongs to other layers, which must
+convert them on first use: sender-key memory, app-state sync keys and versions, device lists, tctokens,
+and any session / sender-key record that failed to convert (logged).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from storage.config import StoreConfig
 from storage.errors import BackupError
 from storage.model import KeyRef
 from whatsapp.auth import KeyType
+from whatsapp.errors import DecodeError, EncodeError
+from whatsapp.keys import prefixed
+from whatsapp.signal.libsignal_import import sender_key_from_baileys_json, session_from_libsignal_json
 
 # A record starting with this is Baileys' JSON, verbatim (protobuf never starts with 0x00, nor does JSON).
 BAILEYS_JSON_PREFIX = b"\x00baileys-json\x00"
@@ -171,11 +175,17 @@ def parse_key_file_name(name: str) -> KeyRef | None:
     return None
 
 
-def convert_key(key_type: str, raw_text: bytes, where: str) -> bytes:
+def convert_key(key_type: str, raw_text: bytes, where: str, local_identity: bytes | None = None) -> bytes:
+    """One key file -> this project's record bytes. `local_identity` (our 33-byte identity public key) is
+    needed to convert libsignal session records, which do not carry it."""
     try:
         value = _revive(json.loads(raw_text))
     except ValueError as exc:
         raise BackupError(f"{where} is not valid JSON ({exc})") from None
+    if key_type in (KeyType.SESSION, KeyType.SENDER_KEY):
+        converted = _convert_signal_record(key_type, value, where, local_identity)
+        if converted is not None:
+            return converted
     if key_type == KeyType.PRE_KEY:
         if not isinstance(value, dict) or not all(isinstance(value.get(k), bytes) for k in ("private", "public")):
             raise BackupError(f"{where}: a pre-key must be {{private, public}} Buffers")
@@ -185,6 +195,20 @@ def convert_key(key_type: str, raw_text: bytes, where: str) -> bytes:
     if key_type == KeyType.LID_MAPPING and isinstance(value, str):
         return value.encode()
     return BAILEYS_JSON_PREFIX + raw_text.strip()
+
+
+def _convert_signal_record(key_type: str, value: Any, where: str, local_identity: bytes | None) -> bytes | None:
+    """A libsignal session / Baileys sender-key record in our Signal format, or None (kept verbatim) when it
+    does not convert: one odd record must not fail the whole import; that contact renegotiates by retry receipt."""
+    try:
+        if key_type == KeyType.SENDER_KEY:
+            return sender_key_from_baileys_json(value).to_bytes()
+        if local_identity is None:
+            raise DecodeError("our identity key is unknown")
+        return session_from_libsignal_json(value, local_identity=local_identity).to_bytes()
+    except (DecodeError, EncodeError) as exc:
+        logger.warning("Baileys import: {} not converted ({}); kept verbatim", where, exc.args[0] if exc.args else exc)
+        return None
 
 
 def read_baileys_folder(folder: Path | str) -> tuple[dict[str, Any], dict[KeyRef, bytes]]:
@@ -201,6 +225,7 @@ def read_baileys_folder(folder: Path | str) -> tuple[dict[str, Any], dict[KeyRef
     if not isinstance(raw, dict):
         raise BackupError(f"{creds_path} is not a Baileys credentials object")
     creds = convert_creds(raw)
+    local_identity = prefixed(creds["identity_key"][32:])  # stored as private || public
     keys: dict[KeyRef, bytes] = {}
     skipped = 0
     for path in sorted(source.glob("*.json")):
@@ -210,7 +235,7 @@ def read_baileys_folder(folder: Path | str) -> tuple[dict[str, Any], dict[KeyRef
         if ref is None:
             skipped += 1
             continue
-        keys[ref] = convert_key(ref[0], path.read_bytes(), str(path))
+        keys[ref] = convert_key(ref[0], path.read_bytes(), str(path), local_identity)
     if skipped:
         logger.warning("Baileys import: skipped {} files in {} that are not key files", skipped, source)
     return creds, keys
