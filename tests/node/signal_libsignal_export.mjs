@@ -11,10 +11,10 @@
 //   g_create / g_process / g_encrypt / g_decrypt {who, group, sender, ...} as in signal_peer.mjs
 //   export    {who, dir, sessions: [address], senderKeys: [[group, sender]]}  -> {}
 import { createHash } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import * as curveJs from 'curve25519-js';
 import libsignal from 'libsignal';
 import { useMultiFileAuthState } from 'baileys';
+import { serveJsonLines } from './jsonl_server.mjs';
 import {
   GroupCipher,
   GroupSessionBuilder,
@@ -146,18 +146,4 @@ const ops = {
   },
 };
 
-for (const name of ['log', 'warn', 'error', 'info', 'debug']) console[name] = (...args) => process.stderr.write(`${args.join(' ')}\n`);
-
-const lines = createInterface({ input: process.stdin });
-for await (const line of lines) {
-  if (!line.trim()) continue;
-  let answer;
-  try {
-    const request = JSON.parse(line);
-    if (!ops[request.op]) throw new Error(`unknown op ${request.op}`);
-    answer = await ops[request.op](request);
-  } catch (err) {
-    answer = { error: String(err?.stack ?? err) };
-  }
-  process.stdout.write(JSON.stringify(answer) + '\n');
-}
+await serveJsonLines(ops, (err) => String(err?.stack ?? err));

@@ -21,9 +21,9 @@
 //   g_decrypt {group, sender, body}  Baileys GroupCipher.decrypt -> {plaintext}
 // "sender" is "user.device".
 import { createHash, randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import * as curveJs from 'curve25519-js';
 import libsignal from 'libsignal';
+import { serveJsonLines } from './jsonl_server.mjs';
 import {
   GroupCipher,
   GroupSessionBuilder,
@@ -159,19 +159,4 @@ const ops = {
   },
 };
 
-// libsignal logs session warnings on stdout via console.*; keep stdout for answers only.
-for (const name of ['log', 'warn', 'error', 'info', 'debug']) console[name] = (...args) => process.stderr.write(`${args.join(' ')}\n`);
-
-const lines = createInterface({ input: process.stdin });
-for await (const line of lines) {
-  if (!line.trim()) continue;
-  let answer;
-  try {
-    const request = JSON.parse(line);
-    if (!ops[request.op]) throw new Error(`unknown op ${request.op}`);
-    answer = await ops[request.op](request);
-  } catch (err) {
-    answer = { error: String(err?.message ?? err) };
-  }
-  process.stdout.write(JSON.stringify(answer) + '\n');
-}
+await serveJsonLines(ops);
