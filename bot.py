@@ -1,8 +1,10 @@
 """The bot daemon: `python bot.py` links to an account, stays online, and comes back by itself.
 
 Configuration comes from the environment and `.env` (see `.env.example` and `botconfig.py`).
-SIGTERM / SIGINT close the socket (never a logout), flush the store and exit 0; a crash exits
-non-zero, so a platform restart policy of "on failure" restarts only what should be restarted.
+SIGTERM / SIGINT stop taking new messages for the handlers, let the running ones finish and send
+their replies (BOT_SHUTDOWN_GRACE, 8 s by default), then close the socket (never a logout), flush the
+store and exit 0 — all inside the stop windows of Railway (drainingSeconds) and Heroku (30 s). A crash
+exits non-zero, so a platform restart policy of "on failure" restarts only what should be restarted.
 
 Exit codes: 0 deliberate stop (signal, replaced by another instance, lease lost);
 1 crash; 2 configuration error; 3 the server refused this client (outdated, fatal login failure).
@@ -26,8 +28,10 @@ import storage
 from botconfig import BotConfig, ConfigError
 from whatsapp import events
 from whatsapp.auth import AuthState
+from whatsapp.bot import Dispatcher, load_plugins
 from whatsapp.client import Client
 from whatsapp.errors import WhatsAppError
+from whatsapp.media_http import MediaOptions, MiB
 from whatsapp.payload import DeviceConfig
 from whatsapp.reconnect import DisconnectKind, ReconnectPolicy
 
@@ -35,7 +39,9 @@ EXIT_OK = 0
 EXIT_CRASH = 1
 EXIT_CONFIG = 2
 EXIT_REFUSED = 3
-SHUTDOWN_BUDGET = 9.0  # seconds, inside Heroku's 30 s and Railway's draining window
+# Seconds for closing the socket and the store (half each), after the handlers' grace (BOT_SHUTDOWN_GRACE,
+# at most 20 s): the default total of 8 + 9 + 1 s stays inside Heroku's 30 s and Railway's draining window.
+SHUTDOWN_BUDGET = 9.0
 
 
 def configure_logging(level: str) -> None:
@@ -81,6 +87,7 @@ def store_config(config: BotConfig) -> storage.StoreConfig:
         mongodb_uri=config.mongodb_uri,
         mongodb_db=config.mongodb_db,
         encryption_key=config.session_encryption_key,
+        webhook_url=config.session_webhook_url,
     )
 
 
@@ -112,22 +119,12 @@ def build_client(config: BotConfig, auth: AuthState) -> Client:
         device=DeviceConfig(push_name=config.push_name),
         phone_number=config.phone_number,
         presence=presence,
+        version=config.wa_version,  # renewed by itself on a 405 (whatsapp/version.py)
+        version_url=config.wa_version_url,
         # A daemon that was unlinked starts a fresh pairing by itself (the stored session is cleared).
         policy=ReconnectPolicy(pair_again_after_logout=True),
+        media=MediaOptions(max_download_bytes=int(config.max_download_mb * MiB)),
     )
-
-    import plugins
-
-    loaded = plugins.load_plugins()
-    client.dispatcher = plugins.attach(
-        client,
-        prefixes=config.command_prefixes,
-        stale_after=config.stale_after,
-        max_concurrency=config.max_concurrency,
-        handler_timeout=config.handler_timeout,
-    )
-    if loaded:
-        logger.info("plugins loaded: {}", ", ".join(loaded))
 
     @client.on(events.QR)
     def show_qr(event: events.QR) -> None:
@@ -158,6 +155,22 @@ def build_client(config: BotConfig, auth: AuthState) -> Client:
     return client
 
 
+def attach_plugins(config: BotConfig, client: Client) -> Dispatcher:
+    """A Dispatcher over the routers of the plugin packages (BOT_PLUGINS), subscribed to the client."""
+    dispatcher = Dispatcher(
+        client,
+        prefixes=config.command_prefixes,
+        stale_after=config.stale_after,
+        max_concurrency=config.max_concurrency,
+        handler_timeout=config.handler_timeout,
+    )
+    loaded = load_plugins(*config.plugin_packages)
+    dispatcher.include_routers(*(plugin.router for plugin in loaded))
+    if loaded:
+        logger.info("plugins loaded: {}", ", ".join(plugin.name for plugin in loaded))
+    return dispatcher.attach()
+
+
 async def _wait_lease_lost(store: storage.SessionStore) -> None:
     await store.lease_lost.wait()
 
@@ -172,7 +185,8 @@ async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
         signals_seen += 1
         name = signal.Signals(signum).name
         if signals_seen == 1:
-            logger.info("{} received: closing the connection (the session stays linked)", name)
+            logger.info("{} received: finishing the running handlers, then closing the connection (the session "
+                        "stays linked)", name)
             stop.set()
         else:
             logger.info("{} received again; already stopping", name)
@@ -191,8 +205,22 @@ async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
         logger.warning("--reset-session: deleting stored session {!r}; the bot will pair anew", config.session_id)
         await storage.reset_session(cfg)
 
-    store = await storage.open_store(cfg)
+    # open_store waits for MongoDB when it holds the only copy (a redeploy during a database restart): a stop
+    # signal meanwhile ends the process at once, with nothing written.
+    opening = asyncio.ensure_future(storage.open_store(cfg))
+    stop_waiter = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({opening, stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
+    stop_waiter.cancel()
+    if not opening.done():
+        opening.cancel()
+        await asyncio.gather(opening, return_exceptions=True)
+        logger.info("stopped while waiting for MongoDB (nothing was written)")
+        return EXIT_OK
+    store = opening.result()
     client: Client | None = None
+    dispatcher: Dispatcher | None = None
+    monitor: storage.SessionMonitor | None = None  # connection history + SESSION_WEBHOOK_URL
+    handler_grace = config.shutdown_grace
     try:
         lease = asyncio.ensure_future(store.acquire_lease())
         stopper = asyncio.ensure_future(stop.wait())
@@ -205,22 +233,25 @@ async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
         lease.result()
 
         client = build_client(config, store)
+        monitor = storage.SessionMonitor(cfg)
+        monitor.attach(client, store)
+        dispatcher = attach_plugins(config, client)  # before start: not even the first message is missed
         logger.info("starting ({}; session {!r})", "logging in" if store.creds.paired else "pairing", config.session_id)
         await client.start()
-        waiters = {
-            "signal": asyncio.ensure_future(stop.wait()),
-            "client": asyncio.ensure_future(client.wait()),
-            "lease": asyncio.ensure_future(_wait_lease_lost(store)),
-        }
-        done, _ = await asyncio.wait(waiters.values(), return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters.values():
+        stopped = asyncio.ensure_future(stop.wait())
+        client_ended = asyncio.ensure_future(client.wait())
+        lease_lost = asyncio.ensure_future(_wait_lease_lost(store))
+        waiters = (stopped, client_ended, lease_lost)
+        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
             if waiter not in done:
                 waiter.cancel()
-        if waiters["lease"] in done:
+        if lease_lost in done:
             logger.error("another instance took the session lease; stopping without touching the session")
+            handler_grace = 0.0  # a reply would advance ratchets the other instance now owns
             return EXIT_OK
-        if waiters["client"] in done and waiters["signal"] not in done:
-            reason = waiters["client"].result()
+        if client_ended in done and stopped not in done:
+            reason = client_ended.result()
             if reason.kind in (DisconnectKind.REPLACED, DisconnectKind.CLOSED_BY_USER):
                 return EXIT_OK
             if reason.kind in (DisconnectKind.OUTDATED, DisconnectKind.FATAL, DisconnectKind.TEMPORARY_BAN):
@@ -228,14 +259,21 @@ async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
             return EXIT_CRASH
         return EXIT_OK
     finally:
+        # Handlers first, while the socket is open for their replies; then the socket; then the store.
+        if dispatcher is not None:
+            await dispatcher.drain(grace=handler_grace)
         if client is not None:
             await client.close(timeout=SHUTDOWN_BUDGET / 2)
-            if client.dispatcher is not None:
-                await client.dispatcher.close()
+        if dispatcher is not None:
+            await dispatcher.close(grace=1.0)  # the Disconnected/Stopped handlers
+        # The last history entries and webhook posts (1 s at most), alongside the store's close: no extra time.
+        monitor_closed = asyncio.ensure_future(monitor.aclose(timeout=1.0)) if monitor is not None else None
         try:
             await asyncio.wait_for(store.close(), SHUTDOWN_BUDGET / 2)
         except Exception as exc:
             logger.error("store did not close cleanly: {!r}", exc)
+        if monitor_closed is not None:
+            await monitor_closed
         logger.info("stopped")
 
 

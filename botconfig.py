@@ -11,10 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from storage.config import WEBHOOK_VARIABLE, check_webhook_url
 from storage.model import SESSION_ID_PATTERN
 from whatsapp.certs import WA_ROOT_PUBLIC_KEY
+from whatsapp.client import AUTO_VERSION_URL
 from whatsapp.client import DEFAULT_URL as DEFAULT_WA_URL
 from whatsapp.errors import WhatsAppError
+from whatsapp.version import parse_version
 
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 PRESENCE_VALUES = ("available", "unavailable", "none")
@@ -30,6 +33,10 @@ class ConfigError(WhatsAppError):
 class BotConfig:
     wa_url: str = DEFAULT_WA_URL
     wa_root_key: bytes = WA_ROOT_PUBLIC_KEY
+    wa_version: tuple[int, int, int] | None = None  # WA_VERSION: announce exactly this (else the newest known)
+    # WA_VERSION_URL: the page the current WA Web version is read from ("auto": web.whatsapp.com for WhatsApp's
+    # own server, none for any other; None: never fetched), at start when a day old and after a 405.
+    wa_version_url: str | None = AUTO_VERSION_URL
     auth_dir: str = "whatsapp_auth"
     session_id: str = "default"
     phone_number: str | None = None
@@ -43,6 +50,10 @@ class BotConfig:
     stale_after: float = 300.0  # seconds: older backlog commands are skipped
     max_concurrency: int = 8  # chats handled at once
     handler_timeout: float = 30.0  # seconds per handler call
+    shutdown_grace: float = 8.0  # seconds the running handlers get to finish on SIGTERM
+    max_download_mb: float = 100.0  # BOT_MAX_DOWNLOAD_MB: media larger than this (MiB) is not downloaded
+    plugin_packages: tuple[str, ...] = ("plugins",)  # packages whose modules are the plugins
+    session_webhook_url: str | None = None  # SESSION_WEBHOOK_URL: JSON POST on session status changes
 
     def __repr__(self) -> str:  # the URI may hold a password, the key is a secret
         return (
@@ -93,6 +104,17 @@ class BotConfig:
         if log_level not in LOG_LEVELS:
             raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
 
+        wa_version = None
+        if (raw_version := get("WA_VERSION")) is not None:
+            try:
+                wa_version = parse_version(raw_version)
+            except ValueError as exc:
+                raise ConfigError("WA_VERSION", f"{exc}, e.g. 2.3000.1045649367") from None
+        raw_url = get("WA_VERSION_URL") or AUTO_VERSION_URL
+        version_url = None if raw_url.lower() == "off" else raw_url
+        if version_url not in (None, AUTO_VERSION_URL) and urlparse(raw_url).scheme not in ("http", "https"):
+            raise ConfigError("WA_VERSION_URL", f"must be an http:// or https:// URL, or 'off', got {raw_url!r}")
+
         presence = (get("WA_PRESENCE") or "available").lower()
         if presence not in PRESENCE_VALUES:
             raise ConfigError("WA_PRESENCE", f"must be one of {', '.join(PRESENCE_VALUES)}")
@@ -104,6 +126,18 @@ class BotConfig:
         prefixes = tuple((get("BOT_PREFIXES") or "!").split())
         if any(len(p) > 5 for p in prefixes):
             raise ConfigError("BOT_PREFIXES", "space-separated prefixes of at most 5 characters, e.g. '! /'")
+
+        webhook_url = get(WEBHOOK_VARIABLE)
+        if webhook_url is not None:
+            try:
+                webhook_url = check_webhook_url(webhook_url)
+            except ValueError as exc:
+                raise ConfigError(WEBHOOK_VARIABLE, str(exc).removeprefix(f"{WEBHOOK_VARIABLE} ")) from None
+
+        plugin_packages = tuple((get("BOT_PLUGINS") or "plugins").split())
+        for package in plugin_packages:
+            if not all(part.isidentifier() for part in package.split(".")):
+                raise ConfigError("BOT_PLUGINS", f"space-separated Python package names, got {package!r}")
 
         def number(name: str, default: float, low: float, high: float) -> float:
             raw = get(name)
@@ -122,8 +156,14 @@ class BotConfig:
             stale_after=number("BOT_STALE_AFTER", 300.0, 0, 7 * 86400),
             max_concurrency=int(number("BOT_MAX_CONCURRENCY", 8, 1, 1000)),
             handler_timeout=number("BOT_HANDLER_TIMEOUT", 30.0, 0.1, 3600),
+            # At most 20 s: with the socket and store budgets (bot.py) it fits Heroku's 30 s before SIGKILL.
+            shutdown_grace=number("BOT_SHUTDOWN_GRACE", 8.0, 0, 20),
+            max_download_mb=number("BOT_MAX_DOWNLOAD_MB", 100.0, 0.01, 4096),
+            plugin_packages=plugin_packages,
             wa_url=wa_url,
             wa_root_key=root_key,
+            wa_version=wa_version,
+            wa_version_url=version_url,
             auth_dir=get("AUTH_DIR") or "whatsapp_auth",
             session_id=session_id,
             phone_number=phone,
@@ -133,4 +173,5 @@ class BotConfig:
             mongodb_uri=mongodb_uri,
             mongodb_db=get("MONGODB_DB"),
             session_encryption_key=get("SESSION_ENCRYPTION_KEY"),
+            session_webhook_url=webhook_url,
         )

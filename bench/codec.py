@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.test_codec_interop import node_to_json  # noqa: E402
 from whatsapp.binary import Node, decode_node, encode_node  # noqa: E402
 from whatsapp.jid import JID  # noqa: E402
+from whatsapp.testing.harness.codec_json import node_to_json  # noqa: E402
 
 RNG = random.Random(42)
 

@@ -12,9 +12,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from loguru import logger
 
 from whatsapp import xeddsa
-from whatsapp.certs import CertificateAuthority, verify_cert_chain
+from whatsapp.certs import verify_cert_chain
 from whatsapp.keys import KeyPair
-from whatsapp.noise import ClientHandshake, FrameReader, ServerHandshake, encode_frame
+from whatsapp.noise import WA_HEADER, ClientHandshake, FrameReader, encode_frame
+from whatsapp.testing.certauthority import CertificateAuthority
+from whatsapp.testing.noise_responder import ClientStream, NoiseResponder
 
 
 def _time(label: str, fn: Callable[[], object], rounds: int) -> None:
@@ -43,21 +45,21 @@ def main() -> None:
 
     def handshake() -> None:
         client = ClientHandshake(noise_key, root_public_key=ca.root_public_key)
-        reader = FrameReader(server_side=True)
+        reader = ClientStream()
         (hello,) = reader.feed(client.start())
-        server = ServerHandshake(static, chain)
-        (server_hello,) = FrameReader().feed(server.process_client_hello(hello))
+        server = NoiseResponder(static.private, chain, prologue=WA_HEADER)
+        (server_hello,) = FrameReader().feed(server.read_client_hello(hello))
         client.process_server_hello(server_hello)
         finish, _ = client.finish(b"payload" * 40)
         (frame,) = reader.feed(finish)
-        server.process_client_finish(frame)
+        server.read_client_finish(frame)
 
     _time("full Noise handshake, both sides + cert check", handshake, 300)
 
     client_side = ClientHandshake(noise_key, root_public_key=ca.root_public_key)
-    server_side = ServerHandshake(static, chain)
-    (hello,) = FrameReader(server_side=True).feed(client_side.start())
-    (server_hello,) = FrameReader().feed(server_side.process_client_hello(hello))
+    server_side = NoiseResponder(static.private, chain, prologue=WA_HEADER)
+    (hello,) = ClientStream().feed(client_side.start())
+    (server_hello,) = FrameReader().feed(server_side.read_client_hello(hello))
     client_side.process_server_hello(server_hello)
     _finish, transport = client_side.finish(b"x")
     payload = b"\x00" + b"n" * 1000

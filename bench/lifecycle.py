@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from loguru import logger  # noqa: E402
 
-from tests.fixtures.emulator import BaileysHarness  # noqa: E402
 from whatsapp.testing import EmulatedServer  # noqa: E402
+from whatsapp.testing.harness.baileys import BaileysHarness  # noqa: E402
 
 PY_PHONE = "15550003333"
 JS_PHONE = "15550004444"

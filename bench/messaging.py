@@ -28,10 +28,10 @@ import time  # noqa: E402
 
 from loguru import logger  # noqa: E402
 
-from tests.fixtures.emulator import BaileysHarness, pair_baileys_by_qr  # noqa: E402
-from tests.messaging_support import PEOPLE, paired_python, pn  # noqa: E402
 from whatsapp.binary import Node  # noqa: E402
 from whatsapp.testing import EmulatedServer  # noqa: E402
+from whatsapp.testing.harness.baileys import BaileysHarness, pair_baileys_by_qr  # noqa: E402
+from whatsapp.testing.harness.peers import PEOPLE, paired_python, pn  # noqa: E402
 
 
 async def run(count: int) -> None:

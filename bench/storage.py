@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/storage.py [--keys 1000] [--messages 200]
 
-Starts its own SecantusDB (loopback, temporary directory). An incoming message is modelled as the
-unit of work a decrypt makes: one ~1.5 KB session record updated and one pre-key deleted. Figures:
-load time from MongoDB (empty folder) and from the folder (no MongoDB); per message, bytes written
-and fsyncs to the folder, MongoDB commands (round trips) and bytes sent, and the commit latency.
-SecantusDB is a Python server, much slower than mongod: MongoDB latencies are upper bounds.
+Starts its own SecantusDB (loopback, temporary directory) in both server modes: a replica set, and a
+standalone server that refuses transactions (tests/fixtures/mongo_proxy.py). An incoming message is
+modelled as the unit of work a decrypt makes: one ~1.5 KB session record updated and one pre-key
+deleted. Figures: load time from MongoDB (empty folder) and from the folder (no MongoDB); per message,
+bytes written and fsyncs to the folder, MongoDB commands (round trips) and bytes sent, and the commit
+latency p50/p95. SecantusDB is a Python server, much slower than mongod: MongoDB latencies are upper bounds.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from loguru import logger  # noqa: E402
 from pymongo import monitoring  # noqa: E402
 
 from storage import StoreConfig, open_store  # noqa: E402
-from tests.fixtures.mongo import MongoTestServer  # noqa: E402
 from whatsapp.auth import KeyType  # noqa: E402
+from whatsapp.testing.harness.mongo import MODES, MongoTestServer  # noqa: E402
 
 
 class CommandCounter(monitoring.CommandListener):
@@ -130,6 +131,16 @@ async def per_message(config: StoreConfig, messages: int, keys: int) -> dict[str
     }
 
 
+def report(label: str, name: str, figures: dict[str, float]) -> None:
+    print(
+        f"[{label}] per incoming message, {name}: {figures['disk_bytes']:.0f} B written to disk, "
+        f"{figures['fsyncs']:.2f} fsyncs, {figures['mongo_commands']:.2f} MongoDB round trips "
+        f"({figures['mongo_bytes']:.0f} B sent), commit p50 {figures['p50_ms']:.2f} ms p95 {figures['p95_ms']:.2f} ms"
+    )
+    if figures["mongo_commands"]:
+        print(f"    MongoDB commands over the run (commits, then folds in the background): {figures['commands']}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--keys", type=int, default=1000)
@@ -137,39 +148,38 @@ async def main() -> None:
     args = parser.parse_args()
     logger.remove()
     base = Path(tempfile.mkdtemp(prefix="bench-storage-"))
-    server = MongoTestServer(base / "mongo")
-    server.start()
+    keys = (None, "bench passphrase")
     try:
-        for key in (None, "bench passphrase"):
+        for key in keys:
             label = "encrypted" if key else "plain"
             folder_only = StoreConfig(auth_dir=base / f"folder-{label}", encryption_key=key)
-            double = StoreConfig(
-                auth_dir=base / f"double-{label}",
-                mongodb_uri=server.uri,
-                mongodb_db=f"bench_{label}",
-                encryption_key=key,
-            )
             await populate(folder_only, args.keys)
-            await populate(double, args.keys)
-            folder_load = await time_load(folder_only)
-            shutil.rmtree(double.auth_dir)  # the redeploy that wiped the disk: everything comes from MongoDB
-            mongo_load = await time_load(double)
-            print(
-                f"[{label}] load of a {args.keys}-key session: folder {folder_load * 1000:.1f} ms, "
-                f"MongoDB {mongo_load * 1000:.1f} ms (median of 5)"
-            )
-            for name, config in (("folder only", folder_only), ("folder + MongoDB", double)):
-                figures = await per_message(config, args.messages, args.keys)
-                print(
-                    f"[{label}] per incoming message, {name}: {figures['disk_bytes']:.0f} B written to disk, "
-                    f"{figures['fsyncs']:.2f} fsyncs, {figures['mongo_commands']:.2f} MongoDB round trips "
-                    f"({figures['mongo_bytes']:.0f} B sent), commit p50 {figures['p50_ms']:.2f} ms "
-                    f"p95 {figures['p95_ms']:.2f} ms"
-                )
-                if figures["mongo_commands"]:
-                    print(f"    MongoDB commands over {args.messages} messages: {figures['commands']}")
+            load = await time_load(folder_only)
+            print(f"[folder, {label}] load of a {args.keys}-key session: {load * 1000:.1f} ms (median of 5)")
+            report(f"folder, {label}", "folder only", await per_message(folder_only, args.messages, args.keys))
+        # One commit protocol for every topology (storage/changelog.py); both server modes are measured.
+        for mode in MODES:
+            server = MongoTestServer(base / f"mongo-{mode}", mode=mode)
+            server.start()
+            try:
+                for key in keys:
+                    label = f"{mode}, {'encrypted' if key else 'plain'}"
+                    double = StoreConfig(
+                        auth_dir=base / f"double-{mode}-{key is not None}",
+                        mongodb_uri=server.uri,
+                        mongodb_db=f"bench_{mode}_{key is not None}",
+                        encryption_key=key,
+                    )
+                    await populate(double, args.keys)
+                    shutil.rmtree(double.auth_dir)  # the redeploy that wiped the disk: everything comes from MongoDB
+                    load = await time_load(double)
+                    print(
+                        f"[{label}] load of a {args.keys}-key session from MongoDB: {load * 1000:.1f} ms (median of 5)"
+                    )
+                    report(label, "folder + MongoDB", await per_message(double, args.messages, args.keys))
+            finally:
+                server.stop()
     finally:
-        server.stop()
         shutil.rmtree(base, ignore_errors=True)
 
 

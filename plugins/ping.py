@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from plugins import Context, command
+from whatsapp.bot import Context, Router
+
+router = Router(name="ping")
 
 
-@command("ping", aliases=["p"])
+@router.command("ping", aliases=["p"])
 async def ping(ctx: Context) -> None:
+    """Answers pong: the bot is alive."""
     await ctx.reply("pong")

@@ -1,4 +1,4 @@
-"""Example plugin: logs how long each connection stayed open."""
+"""`!uptime`: how long the connection has been open; and one log line per connection with its duration."""
 
 from __future__ import annotations
 
@@ -6,21 +6,46 @@ import time
 
 from loguru import logger
 
-from plugins import on
 from whatsapp import events
+from whatsapp.bot import Context, EventContext, Router
 
-_opened_at: float | None = None
+router = Router(name="uptime")
 
-
-@on(events.Connected)
-def connection_opened(event: events.Connected) -> None:
-    global _opened_at
-    _opened_at = time.monotonic()
+OPENED_AT = "opened_at"  # key in ctx.state (per bot): time.monotonic() at the last Connected
 
 
-@on(events.Disconnected)
-def connection_closed(event: events.Disconnected) -> None:
-    global _opened_at
-    if _opened_at is not None:
-        logger.info("connection was open for {:.0f}s", time.monotonic() - _opened_at)
-        _opened_at = None
+def format_duration(seconds: float) -> str:
+    """`3d 4h 5m`, `12m 30s`, `42s`."""
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h {minutes}m"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+@router.on(events.Connected)
+def connection_opened(ctx: EventContext[events.Connected]) -> None:
+    ctx.state[OPENED_AT] = time.monotonic()
+
+
+@router.on(events.Disconnected)
+def connection_closed(ctx: EventContext[events.Disconnected]) -> None:
+    opened_at = ctx.state.pop(OPENED_AT, None)
+    if isinstance(opened_at, float):
+        logger.info("connection was open for {:.0f}s", time.monotonic() - opened_at)
+
+
+@router.command("uptime")
+async def uptime(ctx: Context) -> None:
+    """How long the bot has been connected."""
+    opened_at = ctx.state.get(OPENED_AT)
+    if isinstance(opened_at, float):
+        await ctx.reply(f"connected for {format_duration(time.monotonic() - opened_at)}")
+    else:
+        await ctx.reply("not connected")  # a backlog command answered before Connected was handled

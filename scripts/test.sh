@@ -18,4 +18,5 @@ fi
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 
 .venv/bin/ruff check .
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

@@ -18,7 +18,9 @@ from storage.errors import (
     StorageError,
     WrongEncryptionKeyError,
 )
-from storage.session import SessionStore, open_store
+from storage.monitor import SessionMonitor
+from storage.session import open_store
+from storage.store import SessionStore
 
 __all__ = [
     "BackupError",
@@ -26,6 +28,7 @@ __all__ = [
     "LeaseLostError",
     "LeaseNotHeldError",
     "MongoUnavailableError",
+    "SessionMonitor",
     "SessionStore",
     "StorageError",
     "StoreConfig",

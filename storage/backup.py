@@ -1,7 +1,12 @@
-"""Whole-session operations: an explicit reset, and passphrase-encrypted export/import files for backups."""
+"""Whole-session operations: an explicit reset, passphrase-encrypted export/import files, restoring an archive.
+
+Every operation that deletes or replaces a stored session archives it first (storage/archive.py).
+scrypt runs in a worker thread (`asyncio.to_thread`): these functions may run next to a live connection.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, datetime
@@ -10,9 +15,11 @@ from typing import Any
 
 from loguru import logger
 
+from storage.archive import ArchiveEntry, archive_session, list_archives, load_archive
 from storage.config import StoreConfig
 from storage.errors import BackupError, CorruptSessionError, StorageError
-from storage.folder import FolderStore, _write_file
+from storage.folder import FolderStore
+from storage.fsio import write_file
 from storage.model import KeyRef
 from storage.mongo import MongoStore
 from storage.records import Sealer, canonical_json, from_json_value, to_json_value
@@ -42,9 +49,12 @@ async def reset_session(config: StoreConfig) -> None:
                         f"session {config.session_id!r} is in use by {lease['owner']} (lease until "
                         f"{lease['expiresAt']}); stop that process before resetting"
                     )
+                await archive_session(config, "reset")
                 await mongo.delete_session()
             finally:
                 await mongo.close()
+        else:
+            await archive_session(config, "reset")
         folder.destroy()
     finally:
         folder.unlock()
@@ -77,7 +87,7 @@ async def export_session(config: StoreConfig, path: Path | str, passphrase: str)
         "creds": to_json_value(snapshot.creds),
         "keys": [[t, i, base64.b64encode(v).decode()] for (t, i), v in sorted(snapshot.keys.items())],
     }
-    sealer = Sealer.create(passphrase)
+    sealer = await asyncio.to_thread(Sealer.create, passphrase)
     document = {
         "format": EXPORT_FORMAT,
         "schema": EXPORT_SCHEMA,
@@ -92,7 +102,7 @@ async def export_session(config: StoreConfig, path: Path | str, passphrase: str)
     }
     target = Path(path)
     try:
-        _write_file(target, json.dumps(document, indent=1).encode() + b"\n", durable=True)
+        write_file(target, json.dumps(document, indent=1).encode() + b"\n", durable=True)
     except OSError as exc:
         raise BackupError(f"cannot write the export file {target} ({exc.strerror or exc})") from exc
     logger.info(
@@ -119,10 +129,11 @@ def read_export(path: Path | str, passphrase: str) -> tuple[dict[str, Any], dict
     try:
         kdf = document["kdf"]
         salt = base64.b64decode(kdf["salt"])
-        sealer = Sealer.derive(passphrase, salt, int(kdf["n"]), int(kdf["r"]), int(kdf["p"]))
+        n, r, p = int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
         blob = base64.b64decode(document["sealed"])
     except (KeyError, TypeError, ValueError) as exc:
         raise BackupError(f"{source}: malformed export header ({exc})") from None
+    sealer = Sealer.derive(passphrase, salt, n, r, p, str(source))  # bounded before computing
     try:
         plaintext = sealer.open(blob, EXPORT_AD, str(source))
     except CorruptSessionError:
@@ -138,7 +149,7 @@ def read_export(path: Path | str, passphrase: str) -> tuple[dict[str, Any], dict
 
 async def import_session(config: StoreConfig, path: Path | str, passphrase: str) -> None:
     """Replace the stored session (both copies) with the one in an export file. Waits for the lease."""
-    creds, keys = read_export(path, passphrase)
+    creds, keys = await asyncio.to_thread(read_export, path, passphrase)
     await _install(config, creds, keys, f"export file {path}")
 
 
@@ -148,7 +159,27 @@ async def _install(config: StoreConfig, creds: dict[str, Any], keys: dict[KeyRef
     store = await open_store(config)
     try:
         await store.acquire_lease()
+        if store.snapshot().creds is not None:  # a logged-out session has nothing worth keeping
+            await archive_session(config, f"replaced by {origin}")
         await store.install(creds, keys, lineage=new_lineage())
         logger.info("session {}: imported {} ({} keys) into every copy", config.session_id, origin, len(keys))
     finally:
         await store.close()
+
+
+async def restore_archive(config: StoreConfig, name: str, source: str | None = None) -> ArchiveEntry:
+    """Put an archived session back into both copies (the current one is archived first). Waits for the lease.
+
+    `source` is "mongodb" or "folder"; by default MongoDB's copy when it has one, else the folder's.
+    """
+    entry = next((e for e in await list_archives(config) if e.name == name), None)
+    if entry is None:
+        raise BackupError(
+            f"session {config.session_id!r} has no archive {name!r}; `python -m storage archives` lists them"
+        )
+    source = source or ("mongodb" if entry.in_mongodb and config.mongodb_uri else "folder")
+    snapshot = await load_archive(config, entry, source)
+    if snapshot.creds is None:
+        raise BackupError(f"archive {name!r} ({source}) holds no credentials; nothing to restore")
+    await _install(config, snapshot.creds, snapshot.keys, f"archive {name} ({source})")
+    return entry

@@ -1,12 +1,22 @@
-"""Errors of the session store; each message names the cause, the file or collection, and what to do."""
+"""Errors of the session store; each message names the cause, the file or collection, and what to do.
+
+Every one derives from `whatsapp.errors.StorageError`, so a caller of the library catches storage
+failures with one class of the library's single error tree.
+"""
 
 from __future__ import annotations
 
-from whatsapp.errors import WhatsAppError
+from whatsapp.errors import StorageError
 
-
-class StorageError(WhatsAppError):
-    """The session could not be read or written as asked."""
+__all__ = [
+    "BackupError",
+    "CorruptSessionError",
+    "LeaseLostError",
+    "LeaseNotHeldError",
+    "MongoUnavailableError",
+    "StorageError",
+    "WrongEncryptionKeyError",
+]
 
 
 class CorruptSessionError(StorageError):
@@ -18,7 +28,7 @@ class WrongEncryptionKeyError(StorageError):
 
 
 class MongoUnavailableError(StorageError):
-    """MongoDB could not be reached and there is no safe way to go on without it."""
+    """MongoDB could not be reached (or did not answer in time)."""
 
 
 class LeaseLostError(StorageError):

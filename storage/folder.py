@@ -1,12 +1,13 @@
 """The local copy: one folder per session, crash-safe by a write-ahead journal.
 
-Layout of `<auth_dir>/<session_id>/` (folder 0700, files 0600):
+Layout of `<auth_dir>/<session_id>/` (folder 0700, files 0600; record formats in storage/folder_codec.py):
 
     session.json            format, schema version, session id, encryption header (salt, key check)
     creds.json              the credentials (sealed when encrypted)
-    keys/<type>/<id>.key    one file per key: magic, flags, CRC-32, id, value (sealed when encrypted)
+    keys/<type>/<id>.key    one file per key (sealed when encrypted)
     journal/<version>.json  one file per unit of work, written (fsync + rename + fsync dir) BEFORE it is applied
     checkpoint.json         the version up to which applied files are known to be on disk
+    superseded.json         present when this copy lost the session to another process (MongoDB's copy wins)
     .lock                   flock held by the process that owns the session on this machine
 
 A commit costs one durable journal write; the key files it touches are then replaced by rename
@@ -18,83 +19,40 @@ MongoDB double as the outbox and are kept until MongoDB has them.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import errno
 import fcntl
 import os
 import shutil
-import zlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from loguru import logger
 
+from storage.config import warn_if_exposed
 from storage.errors import CorruptSessionError, StorageError
-from storage.model import Change, KeyRef, Snapshot, check_session_id
-from storage.records import (
-    SCHEMA_VERSION,
-    Sealer,
-    canonical_json,
-    creds_from_bytes,
-    creds_to_bytes,
-    dump_checked,
-    from_json_value,
-    load_checked,
-    record_ad,
-    to_json_value,
+from storage.folder_codec import (
+    decode_journal,
+    decode_key,
+    encode_creds,
+    encode_journal,
+    encode_key,
+    journal_name,
+    key_file_name,
+    open_creds,
 )
+from storage.fsio import fsync_dir, fsync_file, make_dir, write_file
+from storage.model import Change, Snapshot, check_session_id
+from storage.records import SCHEMA_VERSION, Sealer, dump_checked, from_json_value, load_checked, to_json_value
 from whatsapp.auth import KeyType
-from whatsapp.cipher import sha256
 
 FOLDER_FORMAT = "whatsapp-session-folder"
-KEY_MAGIC = b"WAK1"
-FLAG_SEALED = 0x01
 KEY_TYPES = {member.value for member in KeyType}
-MAX_PLAIN_NAME = 150
 MAX_OUTBOX = 5000  # journal entries kept for MongoDB during an outage before falling back to a full upload
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_file(path: Path, data: bytes, *, durable: bool) -> None:
-    """Temp file, (fsync), rename over the target, (fsync the folder): the target is old or new, never torn."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    if durable:
-        _fsync_dir(path.parent)
-
-
-def _make_dir(path: Path) -> None:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o700)
-
-
-def key_file_name(key_id: str) -> str:
-    quoted = quote(key_id, safe="")
-    if len(quoted) <= MAX_PLAIN_NAME:
-        return quoted + ".key"
-    # Very long ids are hashed; the id itself is inside the file.
-    return "h-" + sha256(key_id.encode()).hex() + ".key"
+LOCK_NAME = ".lock"
+_write_file = write_file  # the name backup.py imports
 
 
 @dataclass
@@ -109,6 +67,7 @@ class FolderStore:
     def __init__(self, auth_dir: Path, session_id: str, passphrase: str | None, *, checkpoint_every: int = 64):
         self.session_id = check_session_id(session_id)
         self.dir = Path(auth_dir) / session_id
+        warn_if_exposed(Path(auth_dir))  # once per process: AUTH_DIR open to group or others
         self.passphrase = passphrase or None
         self.checkpoint_every = checkpoint_every
         # The sealer new records are written with (None: plain); chosen by load() / use_encryption().
@@ -155,11 +114,15 @@ class FolderStore:
 
     # ---- local lock (one process per folder) ----
 
+    @property
+    def locked(self) -> bool:
+        return self._lock_fd is not None
+
     def try_lock(self) -> bool:
         if self._lock_fd is not None:
             return True
-        _make_dir(self.dir)
-        fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        make_dir(self.dir)
+        fd = os.open(self.dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -185,7 +148,17 @@ class FolderStore:
                 f"cannot read {path} ({exc.strerror}); fix its permissions or restore the session folder"
             ) from None
 
+    def _has_key_files(self) -> bool:
+        return any(self.keys_dir.glob("*/*.key"))
+
     def load(self) -> FolderLoad:
+        """Read the whole copy afresh (also after waiting for the lock: another process may have written it)."""
+        self.sealer = None
+        self.meta_encryption = None
+        self.checkpoint_version = 0
+        self._journal_versions = []
+        self._dirty.clear()
+        self._since_checkpoint = 0
         if not self.dir.is_dir():
             return FolderLoad(None)
         if not self.meta_path.exists():
@@ -194,7 +167,7 @@ class FolderStore:
                 self.creds_path.exists()
                 or self.checkpoint_path.exists()
                 or any(self.journal_dir.glob("*.json"))
-                or any(self.keys_dir.glob("*/*.key"))
+                or self._has_key_files()
             )
             if has_content:
                 raise CorruptSessionError(
@@ -238,6 +211,13 @@ class FolderStore:
             snapshot = self._load_files(checkpoint_lineage)
             snapshot.head = checkpoint_head
             replay = pending
+            if snapshot.creds is None and snapshot.keys and not any(c.creds is not None for c in replay):
+                # Keys without credentials: creds.json was deleted or lost. Pairing anew would silently
+                # replace a linked session, so this is damage (MongoDB's copy, if any, heals it).
+                raise CorruptSessionError(
+                    f"{self.creds_path} is missing although {self.keys_dir} holds {len(snapshot.keys)} keys; "
+                    "restore the folder from MongoDB or a backup (import_session), or remove it to pair anew"
+                )
         for change in replay:
             broken_chain = bool(snapshot.head) and change.parent != snapshot.head
             if snapshot.version and not change.reset and (change.version != snapshot.version + 1 or broken_chain):
@@ -257,7 +237,7 @@ class FolderStore:
         if self.creds_path.exists():
             body = load_checked(self._read(self.creds_path), str(self.creds_path))
             lineage = lineage or body.get("lineage")
-            creds = self._open_creds(body)
+            creds = open_creds(self.session_id, self.sealer, body, str(self.creds_path), self.meta_path)
         snapshot = Snapshot(lineage=lineage or "", version=self.checkpoint_version, creds=creds)
         if self.keys_dir.is_dir():
             for type_dir in self.keys_dir.iterdir():
@@ -266,95 +246,23 @@ class FolderStore:
                 for path in type_dir.iterdir():
                     if not path.name.endswith(".key"):
                         continue  # leftover .tmp of an interrupted rename: the journal covers it
-                    key_id, value = self._decode_key(type_dir.name, path, self._read(path))
+                    data = self._read(path)
+                    key_id, value = decode_key(self.session_id, self.sealer, type_dir.name, path, data, self.meta_path)
                     snapshot.keys[(type_dir.name, key_id)] = value
         return snapshot
-
-    def _open_creds(self, body: dict[str, Any]) -> dict[str, Any] | None:
-        where = str(self.creds_path)
-        if body.get("sealed") is not None:
-            if self.sealer is None:
-                raise CorruptSessionError(f"{where} is sealed but {self.meta_path} has no encryption header")
-            plaintext = self.sealer.open(base64.b64decode(body["sealed"]), record_ad(self.session_id, "creds"), where)
-            return creds_from_bytes(plaintext, where)
-        if self.sealer is not None and body.get("creds") is not None:
-            raise CorruptSessionError(f"{where} is stored in plain text inside an encrypted session; restore it")
-        creds = body.get("creds")
-        return from_json_value(creds) if creds is not None else None
-
-    def _decode_key(self, key_type: str, path: Path, data: bytes) -> tuple[str, bytes]:
-        where = str(path)
-        if len(data) < 11 or data[:4] != KEY_MAGIC:
-            raise CorruptSessionError(f"{where} is not a key file (bad header); restore the session folder")
-        flags = data[4]
-        rest = data[9:]
-        if zlib.crc32(rest) != int.from_bytes(data[5:9], "big"):
-            raise CorruptSessionError(f"{where} fails its CRC-32 (damaged file); restore the session folder")
-        id_length = int.from_bytes(rest[:2], "big")
-        try:
-            key_id = rest[2 : 2 + id_length].decode()
-        except UnicodeDecodeError:
-            raise CorruptSessionError(f"{where}: key id is not UTF-8") from None
-        if key_file_name(key_id) != path.name:
-            raise CorruptSessionError(f"{where} holds key {key_id!r}, which belongs in another file")
-        payload = rest[2 + id_length :]
-        if flags & FLAG_SEALED:
-            if self.sealer is None:
-                raise CorruptSessionError(f"{where} is sealed but {self.meta_path} has no encryption header")
-            return key_id, self.sealer.open(payload, record_ad(self.session_id, "key", key_type, key_id), where)
-        if self.sealer is not None:
-            raise CorruptSessionError(f"{where} is stored in plain text inside an encrypted session; restore it")
-        return key_id, payload
-
-    def _encode_key(self, key_type: str, key_id: str, value: bytes) -> bytes:
-        id_bytes = key_id.encode()
-        flags = 0
-        if self.sealer is not None:
-            value = self.sealer.seal(value, record_ad(self.session_id, "key", key_type, key_id))
-            flags |= FLAG_SEALED
-        rest = len(id_bytes).to_bytes(2, "big") + id_bytes + value
-        return KEY_MAGIC + bytes([flags]) + zlib.crc32(rest).to_bytes(4, "big") + rest
 
     def _load_journal(self) -> list[Change]:
         if not self.journal_dir.is_dir():
             return []
-        changes = []
-        for path in sorted(self.journal_dir.glob("*.json")):
-            changes.append(self._decode_journal(path, self._read(path)))
+        changes = [
+            decode_journal(self.session_id, self.passphrase, path, self._read(path))
+            for path in sorted(self.journal_dir.glob("*.json"))
+        ]
         changes.sort(key=lambda change: change.version)
         return changes
 
-    def _decode_journal(self, path: Path, data: bytes) -> Change:
-        where = str(path)
-        head = load_checked(data, where)
-        version, lineage = int(head["version"]), str(head["lineage"])
-        if f"{version:012d}.json" != path.name:
-            raise CorruptSessionError(f"{where} holds journal entry {version}; it was renamed by hand")
-        body = head.get("body")
-        if head.get("encryption") is not None:
-            sealer = Sealer.from_info(self.passphrase, from_json_value(head["encryption"]), where)
-            plaintext = sealer.open(
-                base64.b64decode(head["sealed"]), record_ad(self.session_id, "journal", str(version), lineage), where
-            )
-            body = creds_from_bytes(plaintext, where)
-        elif not isinstance(body, dict):
-            raise CorruptSessionError(f"{where}: journal entry has no body")
-        try:
-            keys: dict[KeyRef, bytes | None] = {}
-            for key_type, key_id, value in body["keys"]:
-                keys[(str(key_type), str(key_id))] = None if value is None else base64.b64decode(value)
-            creds = body.get("creds")
-            return Change(
-                version=version,
-                lineage=lineage,
-                creds=from_json_value(creds) if creds is not None else None,
-                keys=keys,
-                reset=bool(head.get("reset")),
-                id=str(head["id"]),
-                parent=str(head.get("parent") or ""),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CorruptSessionError(f"{where}: malformed journal entry ({exc})") from None
+    def read_journal(self) -> list[Change]:
+        return self._load_journal()
 
     # ---- writing (only by the owner of the lock) ----
 
@@ -368,32 +276,6 @@ class FolderStore:
         stored = None if self.meta_encryption is None else bytes(self.meta_encryption["salt"])
         return current == stored
 
-    def _encode_journal(self, change: Change) -> bytes:
-        body = {
-            "creds": to_json_value(change.creds) if change.creds is not None else None,
-            "keys": [
-                [key_type, key_id, None if value is None else base64.b64encode(value).decode()]
-                for (key_type, key_id), value in change.keys.items()
-            ],
-        }
-        head: dict[str, Any] = {
-            "schema": SCHEMA_VERSION,
-            "sessionId": self.session_id,
-            "version": change.version,
-            "lineage": change.lineage,
-            "reset": change.reset,
-            "id": change.id,
-            "parent": change.parent,
-        }
-        if self.sealer is not None:
-            ad = record_ad(self.session_id, "journal", str(change.version), change.lineage)
-            head["encryption"] = to_json_value(self.sealer.info())
-            head["sealed"] = base64.b64encode(self.sealer.seal(canonical_json(body), ad)).decode()
-        else:
-            head["encryption"] = None
-            head["body"] = body
-        return dump_checked(head)
-
     def _write_meta(self) -> None:
         encryption = None if self.sealer is None else self.sealer.info()
         meta = {
@@ -402,21 +284,28 @@ class FolderStore:
             "sessionId": self.session_id,
             "encryption": to_json_value(encryption),
         }
-        _write_file(self.meta_path, dump_checked(meta), durable=True)
+        write_file(self.meta_path, dump_checked(meta), durable=True)
         self.meta_encryption = encryption
 
     def commit(self, change: Change) -> None:
         """Durably journal one unit of work, then apply it to the files (blocking; run it in a thread)."""
         if not self.encryption_matches and not change.reset and self.meta_path.exists():
             raise StorageError(f"{self.dir}: the encryption scheme changes, which needs a full rewrite (reset change)")
+        journal_path = self.journal_dir / journal_name(change.version)
+        if change.version not in self._journal_versions and journal_path.exists():
+            # Only the holder of the lock writes, after reading the folder under it; an entry it did not
+            # load or write means another writer: never overwrite its history.
+            raise StorageError(
+                f"{journal_path} already exists although this process did not write it: another process wrote "
+                "this folder; stopping rather than mixing two histories"
+            )
         try:
-            _make_dir(self.dir)
+            make_dir(self.dir)
             if not self.meta_path.exists():
                 self._write_meta()
             for path in (self.journal_dir, self.keys_dir):
-                _make_dir(path)
-            journal_path = self.journal_dir / f"{change.version:012d}.json"
-            _write_file(journal_path, self._encode_journal(change), durable=True)
+                make_dir(path)
+            write_file(journal_path, encode_journal(self.session_id, self.sealer, change), durable=True)
             if change.reset:
                 self._set_aside_later_entries(change.version)
             if change.version not in self._journal_versions:
@@ -448,13 +337,7 @@ class FolderStore:
                 with contextlib.suppress(FileNotFoundError):
                     self.creds_path.unlink()
             else:
-                body: dict[str, Any] = {"schema": SCHEMA_VERSION, "lineage": change.lineage, "version": change.version}
-                if self.sealer is not None:
-                    sealed = self.sealer.seal(creds_to_bytes(change.creds), record_ad(self.session_id, "creds"))
-                    body["sealed"] = base64.b64encode(sealed).decode()
-                else:
-                    body["creds"] = to_json_value(change.creds)
-                _write_file(self.creds_path, dump_checked(body), durable=False)
+                write_file(self.creds_path, encode_creds(self.session_id, self.sealer, change), durable=False)
                 self._dirty.add(self.creds_path)
             self._dirty.add(self.dir)
         for (key_type, key_id), value in change.keys.items():
@@ -466,9 +349,9 @@ class FolderStore:
                     path.unlink()
             else:
                 if not path.parent.is_dir():
-                    _make_dir(path.parent)
+                    make_dir(path.parent)
                     self._dirty.add(self.keys_dir)
-                _write_file(path, self._encode_key(key_type, key_id, value), durable=False)
+                write_file(path, encode_key(self.session_id, self.sealer, key_type, key_id, value), durable=False)
                 self._dirty.add(path)
             self._dirty.add(path.parent)
 
@@ -480,38 +363,32 @@ class FolderStore:
         if not later:
             return
         forked = self.dir / "forked"
-        _make_dir(forked)
+        make_dir(forked)
         for path in later:
             os.replace(path, forked / path.name)
             with contextlib.suppress(ValueError):
                 self._journal_versions.remove(int(path.name[:12]))
-        _fsync_dir(self.journal_dir)
+        fsync_dir(self.journal_dir)
         logger.warning(
             "session folder {}: {} journal entries of a lost history moved to {}", self.dir, len(later), forked
         )
 
     def mark_superseded(self, reason: str) -> None:
         """Record that this copy lost the session, so the next start takes MongoDB's copy whatever the versions."""
-        _make_dir(self.dir)
-        _write_file(self.superseded_path, dump_checked({"schema": SCHEMA_VERSION, "reason": reason}), durable=True)
+        make_dir(self.dir)
+        write_file(self.superseded_path, dump_checked({"schema": SCHEMA_VERSION, "reason": reason}), durable=True)
 
     def checkpoint(self, version: int, lineage: str, head: str) -> None:
         """Make every applied file durable, then record that the journal up to `version` is no longer needed."""
         for path in sorted(self._dirty, key=lambda p: len(p.parts), reverse=True):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 if path.is_dir():
-                    _fsync_dir(path)
+                    fsync_dir(path)
                 else:
-                    fd = os.open(path, os.O_RDONLY)
-                    try:
-                        os.fsync(fd)
-                    finally:
-                        os.close(fd)
-            except FileNotFoundError:
-                pass
+                    fsync_file(path)
         self._dirty.clear()
         body = {"schema": SCHEMA_VERSION, "version": version, "lineage": lineage, "head": head}
-        _write_file(self.checkpoint_path, dump_checked(body), durable=True)
+        write_file(self.checkpoint_path, dump_checked(body), durable=True)
         self.checkpoint_version = version
         self._since_checkpoint = 0
         self.prune()
@@ -527,7 +404,7 @@ class FolderStore:
             limit = min(limit, self.acked_version)
         for version in [v for v in self._journal_versions if v <= limit]:
             with contextlib.suppress(FileNotFoundError):
-                (self.journal_dir / f"{version:012d}.json").unlink()
+                (self.journal_dir / journal_name(version)).unlink()
             self._journal_versions.remove(version)
 
     def repair(self, load: FolderLoad) -> None:
@@ -543,12 +420,31 @@ class FolderStore:
             self.checkpoint(pending[-1].version, pending[-1].lineage, pending[-1].id)
             logger.info("session folder {}: re-applied {} journal entries after a crash", self.dir, len(pending))
 
-    def read_journal(self) -> list[Change]:
-        return self._load_journal()
+    def move_aside(self) -> Path:
+        """Move a damaged copy to `<session>.damaged-<timestamp>` (keeping the held lock), for a rebuild."""
+        assert self.locked, "only the holder of the folder lock moves the folder aside"
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        target = self.dir.with_name(f"{self.dir.name}.damaged-{stamp}")
+        suffix = 1
+        while target.exists():
+            suffix += 1
+            target = self.dir.with_name(f"{self.dir.name}.damaged-{stamp}-{suffix}")
+        make_dir(target)
+        for entry in self.dir.iterdir():
+            if entry.name != LOCK_NAME:
+                os.replace(entry, target / entry.name)
+        fsync_dir(target)
+        fsync_dir(self.dir)
+        self.sealer = None
+        self.meta_encryption = None
+        self.checkpoint_version = 0
+        self._journal_versions = []
+        self._dirty.clear()
+        return target
 
     def destroy(self) -> None:
         """Remove the whole session folder (reset_session)."""
         self.unlock()
         if self.dir.exists():
             shutil.rmtree(self.dir)
-            _fsync_dir(self.dir.parent)
+            fsync_dir(self.dir.parent)

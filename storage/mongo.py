@@ -1,70 +1,53 @@
-"""The MongoDB copy (pymongo's asyncio client): one document per session, one per key, a lease per session.
+"""The MongoDB connection (pymongo's asyncio client): collections, topology, the lease, the status fields.
 
-Collections (database MONGODB_DB, default "whatsapp_bot"):
+Collections (database MONGODB_DB, default "whatsapp_bot"); the commit protocol over them is in
+storage/changelog.py and docs/storage.md:
 
-* `whatsapp_sessions`: `_id` = `sessionId`, `credentials` (a sub-document with BSON Binary fields, or
-  `{"sealed": Binary}` when encrypted), `phoneNumber`, `meId`, `connectionStatus`, `lastUpdate`,
-  `createdAt`, `updatedAt`, plus `version` (one per unit of work), `lineage` (which pairing's history),
-  `writerToken` (fencing: the lease token of the newest owner), `encryption` (scrypt salt + key check).
-* `whatsapp_session_keys`: `{sessionId, type, id, value: Binary, sealed, updatedAt}`, unique on (sessionId, type, id).
+* `whatsapp_sessions`: `_id` = `sessionId`, `credentials`, `phoneNumber`, `meId`, `connectionStatus`,
+  `lastUpdate`, `createdAt`, `updatedAt`, and the fold point: `version`, `lineage`, `head` (the last
+  change folded in), `resetVersion`, `encryption` (scrypt salt + key check), `writerToken` (the lease
+  token of the newest owner).
+* `whatsapp_session_keys`: `{sessionId, type, id, value: Binary, sealed, version, deleted, updatedAt}`,
+  unique on (sessionId, type, id).
+* `whatsapp_session_changes`: the change log, one document per unit of work, unique on (sessionId, version).
+* `whatsapp_session_change_parts`: the keys of a change too large for one document.
 * `whatsapp_session_leases`: `{_id: sessionId, owner, token, expiresAt, host, pid}`; never deleted, so
   the token only grows.
 
-A unit of work is one multi-document transaction whose first statement is a conditional update of the
-session document on (`writerToken` = our lease token, `version` = the previous version): a process that
-lost its lease, or a write that would skip a version, changes nothing.
+Every write is a single-document write (atomic on every MongoDB: standalone, replica set, sharded), so
+the store needs no multi-document transaction; `topology()` is only reported, never branched on.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import socket
-from dataclasses import dataclass
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from bson import Binary
-from pymongo import AsyncMongoClient, DeleteOne, ReturnDocument, UpdateOne
+import pymongo
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
-from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from storage.errors import CorruptSessionError, LeaseLostError, MongoUnavailableError, StorageError
-from storage.model import Change, KeyRef, Snapshot
-from storage.records import SCHEMA_VERSION, Sealer, creds_from_bytes, creds_to_bytes, record_ad
+from storage.errors import MongoUnavailableError, StorageError
+from storage.records import Sealer
 
 SESSIONS = "whatsapp_sessions"
 KEYS = "whatsapp_session_keys"
+CHANGES = "whatsapp_session_changes"
+PARTS = "whatsapp_session_change_parts"
 LEASES = "whatsapp_session_leases"
 DEFAULT_DB = "whatsapp_bot"
 # Committed writes must survive a crash of the server (journal) and, on a replica set, a failover.
 DURABLE = WriteConcern(w="majority", j=True)
-
-
-class VersionConflict(StorageError):
-    def __init__(self, stored_version: int) -> None:
-        super().__init__(f"MongoDB holds version {stored_version}")
-        self.stored_version = stored_version
+T = TypeVar("T")
+Document = dict[str, Any]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def phone_from_jid(jid: str | None) -> str | None:
-    if not jid:
-        return None
-    return jid.split("@", 1)[0].split(":", 1)[0].split(".", 1)[0] or None
-
-
-def _unavailable(uri_hint: str, exc: Exception) -> MongoUnavailableError:
-    detail = str(exc).split(" (configured timeouts")[0].split(", Timeout:")[0][:200]
-    return MongoUnavailableError(
-        f"MongoDB at {uri_hint} is unreachable ({exc.__class__.__name__}: {detail}); check MONGODB_URI, "
-        "the network and the server"
-    )
 
 
 def redact_uri(uri: str) -> str:
@@ -75,21 +58,12 @@ def redact_uri(uri: str) -> str:
     return f"{scheme}{sep}{rest}".split("?", 1)[0]
 
 
-@dataclass(frozen=True)
-class Head:
-    """Where MongoDB's history stands: which pairing, which version, whose lease, which last change."""
-
-    lineage: str = ""
-    version: int = 0
-    writer_token: int = 0
-    change_id: str = ""
-
-
-@dataclass
-class MongoLoad:
-    snapshot: Snapshot | None  # None: no document, or a document that never held a session
-    writer_token: int = 0
-    encryption: dict[str, Any] | None = None
+def _unavailable(uri_hint: str, exc: Exception) -> MongoUnavailableError:
+    detail = str(exc).split(" (configured timeouts")[0].split(", Timeout:")[0][:200]
+    return MongoUnavailableError(
+        f"MongoDB at {uri_hint} is unreachable ({exc.__class__.__name__}: {detail}); check MONGODB_URI, "
+        "the network and the server"
+    )
 
 
 class MongoStore:
@@ -101,265 +75,131 @@ class MongoStore:
         passphrase: str | None,
         *,
         timeout: float = 5.0,
+        write_timeout: float = 2.0,
     ) -> None:
         self.session_id = session_id
         self.passphrase = passphrase or None
         self.where = redact_uri(uri)
         self.db_name = db_name or DEFAULT_DB
+        self.timeout = timeout
+        # A unit of work waits at most this long for MongoDB; past it the folder's journal (the outbox)
+        # carries the change and the stanza flow goes on.
+        self.write_timeout = write_timeout
         timeout_ms = max(int(timeout * 1000), 100)
-        self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        self.client: AsyncMongoClient[Document] = AsyncMongoClient(
             uri,
             tz_aware=True,
             serverSelectionTimeoutMS=timeout_ms,
             connectTimeoutMS=timeout_ms,
-            # A frozen server must not hold every commit (and so every decrypt) for long: past this the
-            # write fails over to the folder copy and the outbox replays it later.
             socketTimeoutMS=max(timeout_ms, 5_000),
             appname="whatsapp-bot-storage",
         )
-        db = self.client[self.db_name]
+        db = self.client.get_database(self.db_name, write_concern=DURABLE)
         self.sessions = db[SESSIONS]
         self.keys = db[KEYS]
+        self.changes = db[CHANGES]
+        self.parts = db[PARTS]
         self.leases = db[LEASES]
-        self.sealer: Sealer | None = None
-        self.stored_encryption: dict[str, Any] | None = None
-        # All our transactions run on this one logical session; its id goes into the lease document so
-        # that a successor can abort a transaction we left open by dying (the server would otherwise hold
-        # its write locks on the session document until transactionLifetimeLimitSeconds, 60 s).
-        self._txn_session: Any = None
+        self.sealer: Sealer | None = None  # what new records are sealed with
+        self._sealers: dict[bytes, Sealer] = {}
 
     def describe(self, collection: str = SESSIONS) -> str:
         return f"{self.where} {self.db_name}.{collection} (session {self.session_id!r})"
 
-    async def _guard(self, coro: Any) -> Any:
+    async def guard(self, call: Awaitable[T], timeout: float | None = None) -> T:
+        """Run one MongoDB call, bounded by `timeout` (default: the store's); failures become storage errors."""
         try:
-            return await coro
+            # The driver's own bound (client-side operation timeout): it closes the connection of a call it
+            # gives up on. (Cancelling a pymongo call from outside, with asyncio.wait_for, can break its pool.)
+            with pymongo.timeout(timeout or self.timeout):
+                return await call
+        except DuplicateKeyError:
+            raise
         except ConnectionFailure as exc:
             raise _unavailable(self.where, exc) from exc
         except OperationFailure as exc:
-            if exc.has_error_label("TransientTransactionError") or exc.has_error_label("RetryableWriteError"):
+            if exc.has_error_label("RetryableWriteError") or exc.timeout:
                 raise _unavailable(self.where, exc) from exc
             raise StorageError(f"MongoDB refused an operation on {self.describe()}: {exc}") from exc
         except PyMongoError as exc:
             raise _unavailable(self.where, exc) from exc
 
+    def sealer_for(self, info: Any, where: str) -> Sealer | None:
+        """The sealer of a stored encryption header (None: plain); a wrong key raises WrongEncryptionKeyError."""
+        if info is None:
+            return None
+        salt = bytes(info["salt"]) if isinstance(info, dict) and "salt" in info else b""
+        if salt not in self._sealers:
+            self._sealers[salt] = Sealer.from_info(self.passphrase, info, where)
+        return self._sealers[salt]
+
+    def sealer_for_salt(self, salt: bytes) -> Sealer | None:
+        """The sealer a load opened for this salt (the newest record's), to keep writing with it."""
+        return self._sealers.get(salt)
+
     async def ping(self) -> None:
-        await self._guard(self.client.admin.command("ping"))
+        await self.guard(self.client.admin.command("ping"))
+
+    async def wait_reachable(self, timeout: float) -> None:
+        """Ping, letting the driver wait up to `timeout` for the server to appear (its monitor polls meanwhile)."""
+        await self.guard(self.client.admin.command("ping"), timeout)
+
+    async def topology(self) -> str:
+        """'standalone', 'replica set <name>' or 'sharded cluster (mongos)', from the server's `hello`."""
+        hello: Document = await self.guard(self.client.admin.command("hello"))
+        if hello.get("msg") == "isdbgrid":
+            return "sharded cluster (mongos)"
+        if hello.get("setName"):
+            return f"replica set {hello['setName']}"
+        return "standalone"
 
     async def ensure_indexes(self) -> None:
         async def create() -> None:
             await self.keys.create_index([("sessionId", 1), ("type", 1), ("id", 1)], unique=True, name="session_key")
+            # The fold's "only a higher version overwrites" filter (storage/changelog.py) is served by this one.
+            await self.keys.create_index([("sessionId", 1), ("type", 1), ("id", 1), ("version", 1)], name="key_version")
+            await self.changes.create_index([("sessionId", 1), ("version", 1)], unique=True, name="session_version")
+            await self.parts.create_index([("sessionId", 1), ("changeId", 1)], name="session_change")
             await self.sessions.create_index([("sessionId", 1)], unique=True, name="session_id")
             await self.sessions.create_index([("connectionStatus", 1)], name="status")
             await self.leases.create_index([("expiresAt", 1)], name="lease_expiry")
 
-        await self._guard(create())
+        await self.guard(create())
 
     async def close(self) -> None:
-        if self._txn_session is not None:
-            with contextlib.suppress(PyMongoError):
-                await self._txn_session.end_session()
-            self._txn_session = None
         await self.client.close()
 
-    def _session(self) -> Any:
-        if self._txn_session is None:
-            self._txn_session = self.client.start_session()
-        return self._txn_session
+    # ---- status fields of the session document ----
 
-    # ---- loading ----
-
-    async def load(self) -> MongoLoad:
-        return await self._guard(self._load())
-
-    async def _load(self) -> MongoLoad:
-        doc = await self.sessions.find_one({"_id": self.session_id})
-        if doc is None:
-            self.stored_encryption = None
-            return MongoLoad(None)
-        encryption = doc.get("encryption")
-        self.stored_encryption = encryption
-        if encryption is not None:
-            self.sealer = Sealer.from_info(self.passphrase, encryption, self.describe())
-        lineage = doc.get("lineage") or ""
-        version = int(doc.get("version") or 0)
-        if not lineage:
-            return MongoLoad(None, int(doc.get("writerToken") or 0), encryption)
-        creds = self._open_creds(doc.get("credentials"))
-        snapshot = Snapshot(lineage=lineage, version=version, creds=creds, head=str(doc.get("head") or ""))
-        async for key_doc in self.keys.find({"sessionId": self.session_id}, {"_id": 0, "sessionId": 0}):
-            ref = (str(key_doc["type"]), str(key_doc["id"]))
-            snapshot.keys[ref] = self._open_key(ref, key_doc)
-        return MongoLoad(snapshot, int(doc.get("writerToken") or 0), encryption)
-
-    def _open_creds(self, stored: Any) -> dict[str, Any] | None:
-        where = self.describe() + " credentials"
-        if stored is None:
-            return None
-        if not isinstance(stored, dict):
-            raise CorruptSessionError(f"{where}: not a document; restore the session from the folder or a backup")
-        if "sealed" in stored:
-            if self.sealer is None:
-                raise CorruptSessionError(f"{where} are sealed but the document has no encryption header")
-            plaintext = self.sealer.open(bytes(stored["sealed"]), record_ad(self.session_id, "creds"), where)
-            return creds_from_bytes(plaintext, where)
-        if self.sealer is not None:
-            raise CorruptSessionError(f"{where} are in plain text inside an encrypted session; restore them")
-        return {k: (bytes(v) if isinstance(v, Binary) else v) for k, v in stored.items()}
-
-    def _open_key(self, ref: KeyRef, key_doc: dict[str, Any]) -> bytes:
-        where = f"{self.describe(KEYS)} key {ref[0]}/{ref[1]}"
-        value = key_doc.get("value")
-        if not isinstance(value, bytes):
-            raise CorruptSessionError(f"{where}: value is not binary; restore the session from the folder or a backup")
-        if key_doc.get("sealed"):
-            if self.sealer is None:
-                raise CorruptSessionError(f"{where} is sealed but the session has no encryption header")
-            return self.sealer.open(bytes(value), record_ad(self.session_id, "key", *ref), where)
-        if self.sealer is not None:
-            raise CorruptSessionError(f"{where} is in plain text inside an encrypted session; restore it")
-        return bytes(value)
-
-    async def read_head(self) -> Head:
-        async def read() -> Head:
-            doc = await self.sessions.find_one(
-                {"_id": self.session_id}, {"lineage": 1, "version": 1, "writerToken": 1, "head": 1}
-            )
-            if doc is None:
-                return Head()
-            return Head(
-                doc.get("lineage") or "",
-                int(doc.get("version") or 0),
-                int(doc.get("writerToken") or 0),
-                str(doc.get("head") or ""),
-            )
-
-        return await self._guard(read())
-
-    # ---- writing ----
-
-    def _stored_creds(self, creds: dict[str, Any] | None) -> Any:
-        if creds is None:
-            return None
-        if self.sealer is not None:
-            return {"sealed": Binary(self.sealer.seal(creds_to_bytes(creds), record_ad(self.session_id, "creds")))}
-        return creds
-
-    def _key_doc(self, ref: KeyRef, value: bytes, now: datetime) -> dict[str, Any]:
-        sealed = self.sealer is not None
-        if self.sealer is not None:
-            value = self.sealer.seal(value, record_ad(self.session_id, "key", *ref))
-        return {
-            "sessionId": self.session_id,
-            "type": ref[0],
-            "id": ref[1],
-            "value": Binary(value),
-            "sealed": sealed,
-            "updatedAt": now,
-        }
-
-    async def commit(self, change: Change, token: int) -> None:
-        """Write one unit of work in one transaction, fenced by the lease token and the previous version."""
-        await self._guard(self._commit(change, token))
-
-    async def _commit(self, change: Change, token: int) -> None:
-        now = utcnow()
-        fields: dict[str, Any] = {
-            "version": change.version,
-            "lineage": change.lineage,
-            "head": change.id,
-            "lastWriterToken": token,
-            "updatedAt": now,
-            "schema": SCHEMA_VERSION,
-        }
-        if change.creds is not None or change.reset:
-            fields["credentials"] = self._stored_creds(change.creds)
-            me_id = change.creds.get("me_id") if change.creds else None
-            fields["meId"] = me_id
-            fields["phoneNumber"] = phone_from_jid(me_id)
-        if change.reset:
-            fields["encryption"] = None if self.sealer is None else self.sealer.info()
-        query: dict[str, Any] = {"_id": self.session_id, "writerToken": token}
-        if not change.reset:
-            query["version"] = change.version - 1
-            # The first change lands on the empty document the lease acquisition created.
-            if change.version == 1:
-                query["lineage"] = {"$in": ["", change.lineage]}
-            else:
-                query["lineage"] = change.lineage
-                query["head"] = change.parent
-        operations: list[Any] = []
-        for ref, value in change.keys.items():
-            selector = {"sessionId": self.session_id, "type": ref[0], "id": ref[1]}
-            if value is None:
-                operations.append(DeleteOne(selector))
-            else:
-                operations.append(UpdateOne(selector, {"$set": self._key_doc(ref, value, now)}, upsert=True))
-
-        async def body(session: Any) -> None:
-            result = await self.sessions.update_one(query, {"$set": fields}, session=session)
-            if result.matched_count != 1:
-                raise _Rejected
-            if change.reset:
-                await self.keys.delete_many({"sessionId": self.session_id}, session=session)
-            if operations:
-                await self.keys.bulk_write(operations, ordered=True, session=session)
-
-        try:
-            await self._transaction(body)
-        except _Rejected:
-            head = await self.read_head()
-            if head.writer_token != token:
-                raise LeaseLostError(
-                    f"{self.describe()} is now written by lease token {head.writer_token} (ours is {token}): another "
-                    "process took over this session; this one must stop"
-                ) from None
-            raise VersionConflict(head.version) from None
-        if change.reset:
-            self.stored_encryption = fields["encryption"]
-
-    async def _transaction(self, body: Any, attempts: int = 3) -> None:
-        session = self._session()
-        for attempt in range(attempts):
-            try:
-                async with await session.start_transaction(read_concern=ReadConcern("majority"), write_concern=DURABLE):
-                    await body(session)
-                return
-            except OperationFailure as exc:
-                if exc.has_error_label("TransientTransactionError") and attempt + 1 < attempts:
-                    await asyncio.sleep(0.05 * (attempt + 1))
-                    continue
-                raise
-
-    async def set_status(self, token: int | None, fields: dict[str, Any]) -> bool:
-        query: dict[str, Any] = {"_id": self.session_id}
+    async def set_status(self, token: int | None, fields: Document) -> bool:
+        query: Document = {"_id": self.session_id}
         if token is not None:
             query["writerToken"] = token
         now = utcnow()
         update = {"$set": {**fields, "lastUpdate": now, "updatedAt": now}}
-        result = await self._guard(self.sessions.update_one(query, update))
+        result = await self.guard(self.sessions.update_one(query, update), self.write_timeout)
         return result.matched_count == 1
 
     async def delete_session(self) -> None:
-        """reset_session: remove the session document and its keys (the lease document stays: tokens only grow)."""
+        """reset_session: remove the session, its keys and its change log (the lease stays: tokens only grow)."""
 
         async def delete() -> None:
-            await self.keys.delete_many({"sessionId": self.session_id})
+            for collection in (self.keys, self.changes, self.parts):
+                await collection.delete_many({"sessionId": self.session_id})
             await self.sessions.delete_one({"_id": self.session_id})
 
-        await self._guard(delete())
+        await self.guard(delete())
 
     # ---- lease ----
 
     async def try_acquire_lease(self, owner: str, ttl: float) -> int | None:
         """Take the lease if it is free, expired or already ours; returns the new fencing token, or None."""
-        return await self._guard(self._try_acquire(owner, ttl))
+        return await self.guard(self._try_acquire(owner, ttl))
 
     async def _try_acquire(self, owner: str, ttl: float) -> int | None:
         now = utcnow()
-        lsid = self._session().session_id
         try:
-            previous = await self.leases.with_options(write_concern=DURABLE).find_one_and_update(
+            previous = await self.leases.find_one_and_update(
                 {"_id": self.session_id, "$or": [{"expiresAt": {"$lte": now}}, {"owner": owner}, {"owner": None}]},
                 {
                     "$set": {
@@ -368,7 +208,6 @@ class MongoStore:
                         "acquiredAt": now,
                         "host": socket.gethostname(),
                         "pid": os.getpid(),
-                        "lsid": lsid,
                     },
                     "$inc": {"token": 1},
                 },
@@ -378,18 +217,16 @@ class MongoStore:
         except DuplicateKeyError:
             return None  # the lease document exists and is held by a live owner
         token = int(previous["token"]) + 1 if previous else 1
-        if previous and previous.get("lsid") and previous["lsid"] != lsid:
-            # Abort whatever transaction the previous holder left open (it died, or will be fenced anyway).
-            with contextlib.suppress(OperationFailure):
-                await self.client.admin.command({"killSessions": [previous["lsid"]]})
-        writer_token = (await self.read_head()).writer_token
-        if token <= writer_token:
+        session = await self.sessions.find_one({"_id": self.session_id}, {"writerToken": 1})
+        last_entry = await self.changes.find_one(
+            {"sessionId": self.session_id}, {"writerToken": 1}, sort=[("version", -1)]
+        )
+        highest = max(int((session or {}).get("writerToken") or 0), int((last_entry or {}).get("writerToken") or 0))
+        if token <= highest:
             # The lease document was deleted by hand at some point: keep tokens above every token ever used.
-            token = writer_token + 1
-            await self.leases.with_options(write_concern=DURABLE).update_one(
-                {"_id": self.session_id, "owner": owner}, {"$set": {"token": token}}
-            )
-        await self.sessions.with_options(write_concern=DURABLE).update_one(
+            token = highest + 1
+            await self.leases.update_one({"_id": self.session_id, "owner": owner}, {"$set": {"token": token}})
+        await self.sessions.update_one(
             {"_id": self.session_id},
             {
                 "$max": {"writerToken": token},
@@ -398,20 +235,22 @@ class MongoStore:
                     "createdAt": now,
                     "version": 0,
                     "lineage": "",
+                    "head": "",
                     "credentials": None,
                     "connectionStatus": None,
+                    "schema": 2,
                 },
             },
             upsert=True,
         )
         return token
 
-    async def lease_holder(self) -> dict[str, Any] | None:
-        return await self._guard(self.leases.find_one({"_id": self.session_id}))
+    async def lease_holder(self) -> Document | None:
+        return await self.guard(self.leases.find_one({"_id": self.session_id}))
 
     async def renew_lease(self, owner: str, token: int, ttl: float) -> bool:
         """Extend our lease; False if another process took it (ours even when expired, as long as nobody did)."""
-        result = await self._guard(
+        result = await self.guard(
             self.leases.update_one(
                 {"_id": self.session_id, "owner": owner, "token": token},
                 {"$set": {"expiresAt": utcnow() + timedelta(seconds=ttl)}},
@@ -420,13 +259,9 @@ class MongoStore:
         return result.matched_count == 1
 
     async def release_lease(self, owner: str, token: int) -> None:
-        await self._guard(
+        await self.guard(
             self.leases.update_one(
                 {"_id": self.session_id, "owner": owner, "token": token},
                 {"$set": {"owner": None, "expiresAt": utcnow(), "releasedAt": utcnow()}},
             )
         )
-
-
-class _Rejected(Exception):
-    """The fenced update matched nothing; the transaction is aborted and the cause is looked up."""

@@ -83,6 +83,33 @@ def load_checked(data: bytes, where: str) -> dict[str, Any]:
 # ---- encryption at rest ----
 
 
+# Bounds on scrypt parameters read from a stored header: a damaged or forged header must not make the
+# process allocate gigabytes (128 * n * r bytes) or compute for minutes before the key check can fail.
+SCRYPT_MAX_N, SCRYPT_MAX_R, SCRYPT_MAX_P = 2**20, 32, 16
+SCRYPT_MAX_MEMORY = 256 * 2**20
+SCRYPT_MAX_WORK = 2**22  # n * r * p; today's cost is 2**17
+SALT_LENGTHS = range(8, 65)
+
+
+def check_scrypt_params(salt: bytes, n: int, r: int, p: int, where: str) -> None:
+    """Refuse absurd stored KDF parameters before computing anything (CorruptSessionError naming `where`)."""
+    sane = (
+        2 <= n <= SCRYPT_MAX_N
+        and n & (n - 1) == 0
+        and 1 <= r <= SCRYPT_MAX_R
+        and 1 <= p <= SCRYPT_MAX_P
+        and 128 * n * r <= SCRYPT_MAX_MEMORY
+        and n * r * p <= SCRYPT_MAX_WORK
+        and len(salt) in SALT_LENGTHS
+    )
+    if not sane:
+        raise CorruptSessionError(
+            f"{where}: the encryption header asks for scrypt n={n} r={r} p={p} with a {len(salt)}-byte salt, outside "
+            f"what this store writes or accepts (n a power of 2 up to 2^20, r up to {SCRYPT_MAX_R}, p up to "
+            f"{SCRYPT_MAX_P}, at most {SCRYPT_MAX_MEMORY >> 20} MiB); the header is damaged or was not written here"
+        )
+
+
 @lru_cache(maxsize=16)
 def _derive_master(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode())
@@ -112,8 +139,9 @@ class Sealer:
         return cls.derive(passphrase, salt or os.urandom(16), SCRYPT_N, SCRYPT_R, SCRYPT_P)
 
     @classmethod
-    def derive(cls, passphrase: str, salt: bytes, n: int, r: int, p: int) -> Sealer:
-        """The sealer of an existing copy, from the scrypt parameters stored with it."""
+    def derive(cls, passphrase: str, salt: bytes, n: int, r: int, p: int, where: str = "encryption header") -> Sealer:
+        """The sealer of an existing copy, from the scrypt parameters stored with it (bounded first)."""
+        check_scrypt_params(salt, n, r, p, where)
         master = _derive_master(passphrase, salt, n, r, p)
         return cls(key=hkdf_sha256(master, 32, info=b"whatsapp-session records"), salt=salt, n=n, r=r, p=p)
 
@@ -126,7 +154,8 @@ class Sealer:
                 "saved with (nothing was changed)"
             )
         try:
-            sealer = cls.derive(passphrase, bytes(info["salt"]), int(info["n"]), int(info["r"]), int(info["p"]))
+            salt, n, r, p = bytes(info["salt"]), int(info["n"]), int(info["r"]), int(info["p"])
+            sealer = cls.derive(passphrase, salt, n, r, p, where)
             check = bytes(info["check"])
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptSessionError(f"{where}: the encryption header is malformed ({exc})") from None

@@ -21,8 +21,9 @@ from pymongo import AsyncMongoClient
 
 from storage.folder import FolderStore
 from storage.model import Snapshot
-from storage.mongo import KEYS, LEASES, SESSIONS, MongoStore
-from tests.fixtures.mongo import MongoTestServer
+from storage.mongo import CHANGES, KEYS, LEASES, SESSIONS
+from tests.fixtures.mongo import MODES, MongoTestServer
+from tests.storage_helpers import mongo_snapshot
 from tests.test_bot_process import ONLINE, PHONE, QR_LINE, BotProcess, launch
 from whatsapp.binary import Node
 from whatsapp.creds import Credentials
@@ -32,10 +33,11 @@ from whatsapp.testing.state import Device
 SESSION_ID = "test"  # what the `bot_env` fixture of test_bot_process sets
 
 
-@pytest.fixture(scope="module")
-def own_mongo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoTestServer]:
-    """A MongoDB test server of this module's own: these tests stop and start it (the shared one stays up)."""
-    server = MongoTestServer(tmp_path_factory.mktemp("e2e-mongo"))
+@pytest.fixture(scope="module", params=MODES)
+def own_mongo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoTestServer]:
+    """A MongoDB test server of this module's own: these tests stop and start it (the shared one stays up).
+    Both server modes, as `mongo_server` (tests/fixtures/mongo.py)."""
+    server = MongoTestServer(tmp_path_factory.mktemp(f"e2e-mongo-{request.param}"), mode=request.param)
     server.start()
     try:
         yield server
@@ -96,11 +98,7 @@ def folder_copy(env: dict[str, str], key: str | None = None) -> Snapshot | None:
 
 
 async def mongo_copy(uri: str, db: str, key: str | None = None) -> Snapshot | None:
-    mongo = MongoStore(uri, db, SESSION_ID, key, timeout=3.0)
-    try:
-        return (await mongo.load()).snapshot
-    finally:
-        await mongo.close()
+    return await mongo_snapshot(uri, db, SESSION_ID, key)
 
 
 def assert_same_session(a: Snapshot | None, b: Snapshot | None, what: str) -> None:
@@ -120,21 +118,26 @@ async def assert_copies_equal(env: dict[str, str], uri: str, db: str, key: str |
     return stored
 
 
-async def mongo_settled(uri: str, db: str, quiet: float = 0.8, timeout: float = 20.0) -> int:
-    """Wait until MongoDB's session version stops moving for `quiet` seconds; that version."""
+async def mongo_settled(uri: str, db: str, quiet: float = 0.8, timeout: float = 30.0) -> int:
+    """Wait until MongoDB's session stops moving for `quiet` seconds with everything folded (the session and
+    key documents show the last unit of work, storage/changelog.py); that version."""
     client: AsyncMongoClient[Any] = AsyncMongoClient(uri, serverSelectionTimeoutMS=2000)
     try:
         deadline = time.monotonic() + timeout
         last, since = None, time.monotonic()
         while time.monotonic() < deadline:
             doc = await client[db][SESSIONS].find_one({"_id": SESSION_ID}, {"version": 1})
-            version = int(doc["version"]) if doc else 0
-            if version != last:
-                last, since = version, time.monotonic()
+            newest = await client[db][CHANGES].find_one(
+                {"sessionId": SESSION_ID}, {"version": 1}, sort=[("version", -1)]
+            )
+            folded = int(doc["version"]) if doc else 0
+            state = (folded, int(newest["version"]) if newest else folded)
+            if state != last or state[0] < state[1]:
+                last, since = state, time.monotonic()
             elif time.monotonic() - since >= quiet:
-                return version
+                return folded
             await asyncio.sleep(0.1)
-        raise AssertionError(f"MongoDB's session version kept moving for {timeout}s (last {last})")
+        raise AssertionError(f"MongoDB's session kept moving or stayed unfolded for {timeout}s (last {last})")
     finally:
         await client.close()
 
@@ -166,12 +169,13 @@ def prekey_problems(snapshot: Snapshot | None, where: str) -> list[str]:
 
 
 async def raw_session(uri: str, db: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]], dict[str, Any] | None]:
-    """The session document, its key documents (sorted) and the lease document, as stored."""
+    """The session document, its live key documents (sorted) and the lease document, as stored."""
     client: AsyncMongoClient[Any] = AsyncMongoClient(uri, serverSelectionTimeoutMS=3000)
     try:
         database = client[db]
         doc = await database[SESSIONS].find_one({"_id": SESSION_ID})
-        keys = await database[KEYS].find({"sessionId": SESSION_ID}).sort([("type", 1), ("id", 1)]).to_list(None)
+        live = {"sessionId": SESSION_ID, "deleted": {"$ne": True}}  # tombstones of deleted keys left out
+        keys = await database[KEYS].find(live).sort([("type", 1), ("id", 1)]).to_list(None)
         lease = await database[LEASES].find_one({"_id": SESSION_ID})
         return doc, keys, lease
     finally:

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from loguru import logger
 
-from storage import StoreConfig, open_store
+from storage import SessionStore, StoreConfig, open_store
 from whatsapp.auth import KeyType
 
 
@@ -47,7 +47,7 @@ def config_from(args: argparse.Namespace) -> StoreConfig:
     )
 
 
-async def commit_counter(store, counter: int, keys: int) -> None:  # type: ignore[no-untyped-def]
+async def commit_counter(store: SessionStore, counter: int, keys: int) -> None:
     async with store.transaction() as tx:
         creds = dataclasses.replace(store.creds, extra={**store.creds.extra, "counter": counter})
         tx.set_creds(creds)

@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 from storage import StoreConfig
-from storage.model import KeyRef
+from storage.changelog import ChangeLog
+from storage.model import KeyRef, Snapshot
+from storage.mongo import MongoStore
 from whatsapp.auth import KeyType
 
 # Ids shaped like the real ones, including characters that are awkward in file names.
@@ -57,3 +59,12 @@ def fast_mongo_config(tmp_path: Path, uri: str, db: str, **overrides: object) ->
     }
     values.update(overrides)
     return StoreConfig(**values)  # type: ignore[arg-type]
+
+
+async def mongo_snapshot(uri: str, db: str | None, session_id: str, key: str | None = None) -> Snapshot | None:
+    """MongoDB's copy as a fresh process would load it (fold point plus the change log after it)."""
+    mongo = MongoStore(uri, db, session_id, key, timeout=3.0)
+    try:
+        return (await ChangeLog(mongo).load()).snapshot
+    finally:
+        await mongo.close()

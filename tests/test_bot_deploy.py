@@ -1,4 +1,5 @@
-"""Deployment files: a worker process, one replica, no overlap, numeric draining (field-notes §4)."""
+"""Deployment files: a worker process, one replica, no overlap, numeric draining (Railway's config-as-code
+reference for `deploy.*`; Heroku stops a dyno with SIGTERM, then SIGKILL after 30 s)."""
 
 from __future__ import annotations
 

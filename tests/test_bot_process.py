@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.messaging_support import PyPeer, paired_python
+from whatsapp.events import MessageReceived
 from whatsapp.testing import EmulatedServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -318,3 +320,83 @@ async def test_reset_session_flag_starts_a_new_pairing(
     await reset.wait_line("--reset-session")
     await reset.wait_line(QR_LINE)
     await stop_gracefully(reset)
+
+
+SLOW_PLUGIN = """
+import asyncio
+
+from whatsapp.bot import Context, Router
+
+router = Router()
+
+
+@router.command("slow")
+async def slow(ctx: Context) -> None:
+    await asyncio.sleep(2)
+    await ctx.reply("slow pong")
+
+
+@router.command("hang")
+async def hang(ctx: Context) -> None:
+    await asyncio.sleep(120)
+    await ctx.reply("never sent")
+"""
+
+
+@pytest.fixture
+def slow_env(bot_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """The bot with an extra plugin package (BOT_PLUGINS) whose commands take their time."""
+    package = tmp_path / "slowplugins"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "slow.py").write_text(SLOW_PLUGIN)
+    path = os.pathsep.join(p for p in (str(tmp_path), bot_env.get("PYTHONPATH", "")) if p)
+    return {**bot_env, "PYTHONPATH": path, "BOT_PLUGINS": "plugins slowplugins"}
+
+
+async def _send_and_signal(server: EmulatedServer, bot: BotProcess, text: str) -> tuple[PyPeer, str, float]:
+    """Pair the bot, have a contact send `text`, SIGTERM the bot while the command runs."""
+    await server.account(PHONE).phone.scan_qr((await bot.wait_line(QR_LINE)).group(3))
+    await bot.wait_line("uploaded 812 prekeys")
+    await bot.wait_line("plugins loaded: media_echo, ping, uptime, slow")
+    alice = await paired_python(server, name="alice")
+    sent = await alice.client.send_text(f"{PHONE}@s.whatsapp.net", text)
+    await bot.wait_line(f"message {sent.id} received")
+    await asyncio.sleep(0.5)  # the handler is running (sleeping) now
+    signalled = time.monotonic()
+    bot.send_signal(signal.SIGTERM)
+    return alice, sent.id, signalled
+
+
+async def test_sigterm_while_a_handler_runs_lets_its_reply_reach_the_contact_before_exit(
+    server: EmulatedServer, slow_env: dict[str, str], bots: list[BotProcess]
+) -> None:
+    bot = await launch(bots, slow_env)
+    alice, _, signalled = await _send_and_signal(server, bot, "!slow")
+    try:
+        reply = await alice.wait(MessageReceived, lambda e: e.text == "slow pong", timeout=15)
+        assert await bot.wait_exit(15) == 0, bot.tail()
+        assert time.monotonic() - signalled < 8 + 9, "exit within the default shutdown budget"
+        assert reply.chat.user in (PHONE, server.account(PHONE).lid)
+        text = "\n".join(bot.lines)
+        # The order of a graceful stop: handlers drained (the reply sent), then the socket, then the store.
+        drained = text.index("stopping: no new messages for handlers; 1 chat(s) busy")
+        assert drained < text.index("sent to", drained) < text.index("stopped", drained)
+        assert "not handled" not in text
+        bot.assert_clean_log()
+    finally:
+        await alice.close()
+
+
+async def test_sigterm_cancels_a_handler_that_outlives_the_grace_and_still_exits_cleanly(
+    server: EmulatedServer, slow_env: dict[str, str], bots: list[BotProcess]
+) -> None:
+    bot = await launch(bots, {**slow_env, "BOT_SHUTDOWN_GRACE": "1"})
+    alice, asked, signalled = await _send_and_signal(server, bot, "!hang")
+    try:
+        assert await bot.wait_exit(15) == 0, bot.tail()
+        assert time.monotonic() - signalled < 1 + 9
+        await bot.wait_line(f"1 message\\(s\\) not handled within 1s, cancelled: message {asked}")
+        bot.assert_clean_log()
+    finally:
+        await alice.close()

@@ -1,4 +1,5 @@
-"""verify_cert_chain: every whatsmeow check, one failing chain each; and CertificateAuthority's output."""
+"""verify_cert_chain: every whatsmeow check, one failing chain each, against chains issued by the emulator's
+certificate authority (whatsapp/testing/certauthority.py, written independently of the verifier)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import time
 import pytest
 
 from whatsapp import xeddsa
-from whatsapp.certs import WA_ROOT_PUBLIC_KEY, CertificateAuthority, CertificateDetails, verify_cert_chain
+from whatsapp.certs import WA_ROOT_PUBLIC_KEY, CertificateDetails, verify_cert_chain
 from whatsapp.errors import CertificateError, HandshakeError
 from whatsapp.keys import KeyPair, prefixed
 from whatsapp.proto import cert_pb2
+from whatsapp.testing.certauthority import CertificateAuthority
 
 
 def test_root_key_constant() -> None:

@@ -18,7 +18,8 @@ from whatsapp.client import Client
 from whatsapp.keepalive import KeepaliveTiming
 from whatsapp.proto import adv_pb2
 from whatsapp.reconnect import Action, DisconnectKind, ReconnectPolicy
-from whatsapp.testing import EmulatedServer, QRTimings
+from whatsapp.testing import EmulatedServer, QRTimings, phone_adv
+from whatsapp.testing.login import Login
 
 PHONE = "15550001111"
 
@@ -160,8 +161,8 @@ async def test_qr_exhaustion_pauses_then_offers_fresh_qrs(server: EmulatedServer
 
 
 def forge(kind: str):
-    """A replacement for the phone's sign_companion that forges one part of pair-success."""
-    real = adv.sign_companion
+    """A replacement for the phone's issue_identity that forges one part of pair-success."""
+    real = phone_adv.issue_identity
 
     def forged(account, companion_identity_public, adv_secret, **kwargs):
         signed = real(account, companion_identity_public, adv_secret, **kwargs)
@@ -173,7 +174,8 @@ def forge(kind: str):
             inner.accountSignature = bytes([inner.accountSignature[0] ^ 1]) + inner.accountSignature[1:]
             wrapper.details = inner.SerializeToString()
             wrapper.HMAC = adv.identity_hmac(adv_secret, wrapper.details)  # the HMAC itself is right
-        return adv.SignedCompanion(wrapper.SerializeToString(), signed.details, wrapper.details, signed.key_index)
+        return phone_adv.IssuedIdentity(wrapper.SerializeToString(), signed.details, wrapper.details,
+                                        signed.key_index)
 
     return forged
 
@@ -184,7 +186,7 @@ async def test_forged_pair_success_is_rejected_and_nothing_stored(
 ) -> None:
     import whatsapp.testing.phone as phone_module
 
-    monkeypatch.setattr(phone_module, "sign_companion", forge(kind))
+    monkeypatch.setattr(phone_module, "issue_identity", forge(kind))
     account = server.create_account(PHONE)
     auth = MemoryAuthState()
     creds_before = auth.creds.to_dict()
@@ -386,7 +388,7 @@ async def test_missing_offline_marker_times_out(server: EmulatedServer, monkeypa
     async def no_backlog_marker(self, connection) -> None:
         return None
 
-    monkeypatch.setattr(EmulatedServer, "_after_login", no_backlog_marker)
+    monkeypatch.setattr(Login, "_after_login", no_backlog_marker)  # the backlog and its marker never come
     auth = MemoryAuthState()
     rec = Recorder()
     client = make_client(server, auth, rec, offline_timeout=0.3)

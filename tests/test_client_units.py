@@ -7,13 +7,15 @@ import random
 import pytest
 
 from botconfig import BotConfig, ConfigError
+from tests.client_support import FakeClock
 from whatsapp import events
+from whatsapp.acks import build_ack
 from whatsapp.auth import KeyType, MemoryAuthState
 from whatsapp.binary import Node
 from whatsapp.certs import WA_ROOT_PUBLIC_KEY
-from whatsapp.client import build_ack
-from whatsapp.iq import ConnectionGone, IqError, IqTracker, check_iq_result
-from whatsapp.keepalive import KeepaliveFailed, KeepaliveTiming, run_keepalive
+from whatsapp.errors import ConnectionGone, IqError, KeepaliveFailed
+from whatsapp.iq import IqTracker, check_iq_result
+from whatsapp.keepalive import KeepaliveTiming, run_keepalive
 from whatsapp.keys import KeyPair
 from whatsapp.pairing import parse_pair_device, qr_schedule
 from whatsapp.prekeys import (
@@ -147,21 +149,8 @@ def test_ack_shape() -> None:
 # ---- keepalive (virtual time) -------------------------------------------------------------------------
 
 
-class VirtualClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 async def test_keepalive_pings_with_jitter_and_detects_unanswered_ping() -> None:
-    clock = VirtualClock()
+    clock = FakeClock()
     answered = 0
 
     async def ping(timeout: float) -> None:
@@ -171,22 +160,22 @@ async def test_keepalive_pings_with_jitter_and_detects_unanswered_ping() -> None
         answered += 1
 
     with pytest.raises(KeepaliveFailed, match="not answered"):
-        await run_keepalive(ping, clock.clock, sleep=clock.sleep, clock=clock.clock, rng=random.Random(1))
+        await run_keepalive(ping, clock.now, sleep=clock.sleep, clock=clock.now, rng=random.Random(1))
     assert len(clock.sleeps) == 4
     assert all(20 <= s <= 30 for s in clock.sleeps)
     assert len(set(clock.sleeps)) == 4  # jittered
 
 
 async def test_keepalive_detects_silence_even_if_pings_pass() -> None:
-    clock = VirtualClock()
+    clock = FakeClock()
 
     async def ping(timeout: float) -> None:
         return None
 
     timing = KeepaliveTiming(interval_min=20, interval_max=20, response_timeout=10, max_silence=45)
     with pytest.raises(KeepaliveFailed, match="nothing received"):
-        await run_keepalive(ping, lambda: 0.0, timing, sleep=clock.sleep, clock=clock.clock)
-    assert clock.now == 60
+        await run_keepalive(ping, lambda: 0.0, timing, sleep=clock.sleep, clock=clock.now)
+    assert clock.now_value == 60
 
 
 # ---- configuration ------------------------------------------------------------------------------------

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.fixtures.node import run_node_json
 from whatsapp.binary import Node, decode_node, encode_node
 from whatsapp.binary import tokens as t
 from whatsapp.errors import DecodeError, EncodeError
 from whatsapp.jid import JID
+from whatsapp.testing.harness.nodejs import run_node_json
 
 SEED = 20261124
 TOTAL_INPUTS = 100_000

@@ -13,54 +13,15 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.node import run_node_json
 from whatsapp.binary import Node, compress_frame, decode_node, encode_node
 from whatsapp.errors import DecodeError
 from whatsapp.jid import JID
+from whatsapp.testing.harness.codec_json import as_baileys_string, b64, decoded_to_json, node_to_json
+from whatsapp.testing.harness.nodejs import run_node_json
 
 pytestmark = pytest.mark.node
 
 ORACLE = "codec_oracle.mjs"
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def node_to_json(node: Node) -> dict[str, Any]:
-    """A node as the oracle reads it (JID values given in their string form)."""
-    content: Any
-    if node.content is None:
-        content = None
-    elif isinstance(node.content, list):
-        content = [node_to_json(child) for child in node.content]
-    elif isinstance(node.content, bytes):
-        content = {"b64": b64(node.content)}
-    else:
-        content = {"str": str(node.content)}
-    return {"tag": node.tag, "attrs": {k: str(v) for k, v in node.attrs.items()}, "content": content}
-
-
-def as_baileys_string(value: str | JID) -> str:
-    """The string Baileys decodes a value to. The one difference: an AD_JID domain byte that names no
-    server (an agent) is dropped by Baileys, kept by us (whatsmeow keeps it too, as RawAgent)."""
-    if isinstance(value, JID) and value.agent and value.server == "s.whatsapp.net":
-        value = JID(value.user, value.server, value.device)
-    return str(value)
-
-
-def decoded_to_json(node: Node) -> dict[str, Any]:
-    """A Python-decoded node in the oracle's output shape (attrs as ordered pairs)."""
-    content: Any
-    if node.content is None:
-        content = None
-    elif isinstance(node.content, list):
-        content = [decoded_to_json(child) for child in node.content]
-    elif isinstance(node.content, bytes):
-        content = {"b64": b64(node.content)}
-    else:
-        content = {"str": as_baileys_string(node.content)}
-    return {"tag": node.tag, "attrs": [[k, as_baileys_string(v)] for k, v in node.attrs.items()], "content": content}
 
 
 def oracle(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:

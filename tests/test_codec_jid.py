@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.node import run_node_json
 from whatsapp.errors import DecodeError, EncodeError
 from whatsapp.jid import (
     DOMAIN_FOR_SERVER,
@@ -14,6 +13,7 @@ from whatsapp.jid import (
     STATUS_BROADCAST_JID,
     SignalAddress,
 )
+from whatsapp.testing.harness.nodejs import run_node_json
 
 ROUND_TRIP = [
     ("15551234567@s.whatsapp.net", JID("15551234567", "s.whatsapp.net")),

@@ -14,12 +14,12 @@ import random
 
 import pytest
 
-from tests.fixtures.node import run_node_json
-from tests.test_codec_interop import decoded_to_json, node_to_json
 from whatsapp.binary import Node, decode_node, encode_node
 from whatsapp.binary import tokens as t
 from whatsapp.errors import DecodeError
 from whatsapp.jid import JID
+from whatsapp.testing.harness.codec_json import decoded_to_json, node_to_json
+from whatsapp.testing.harness.nodejs import run_node_json
 
 pytestmark = pytest.mark.node
 

@@ -141,6 +141,7 @@ async def test_unknown_device_login_fails_401(emulator: EmulatedServer) -> None:
     await client.wait_closed()
 
 
+@pytest.mark.emulator_allows("iq")  # the unknown IQ at the end is sent on purpose
 async def test_login_prekeys_and_iq_answers(emulator: EmulatedServer) -> None:
     emulator.create_account(PHONE)
     client = await paired_client(emulator)
@@ -186,11 +187,18 @@ async def test_login_prekeys_and_iq_answers(emulator: EmulatedServer) -> None:
     answer = await client.query(rotate)
     assert answer.attrs["type"] == "error" and answer.child("error").attrs["code"] == "406"
 
-    # Pings, passive/active and IQs nobody handles all get a result.
-    queries = [iq("w:p", "get", Node("ping"), iq_id="p"), iq("passive", "set", Node("active"), iq_id="a"),
-               iq("no:such:namespace", "get", Node("whatever"), iq_id="x")]
+    # Pings and passive/active get a result; an IQ nobody models gets 501, as from WhatsApp, and is reported.
+    queries = [iq("w:p", "get", Node("ping"), iq_id="p"), iq("passive", "set", Node("active"), iq_id="a")]
     for i, node in enumerate(queries):
         assert (await client.query(node)).attrs["type"] == "result", i
+    for unknown in (iq("no:such:namespace", "get", Node("whatever"), iq_id="x"), iq("w:p", "set", Node("ping"),
+                                                                                     iq_id="y")):
+        answer = await client.query(unknown)
+        assert answer.attrs["type"] == "error"
+        assert answer.child("error").attrs == {"code": "501", "text": "feature-not-implemented"}
+    first, second = emulator.state.events.of_kind("unmodelled")
+    assert first.data["what"] == "iq" and first.device is device
+    assert first.data["node"].attrs["xmlns"] == "no:such:namespace" and second.data["node"].attrs["id"] == "y"
     await client.close()
 
 
@@ -233,7 +241,7 @@ async def test_garbage_closes_only_that_connection(emulator: EmulatedServer) -> 
     await bad.wait_closed()
     closed = await emulator.wait_for(lambda ev: ev.kind == "closed" and "malformed" in ev.data["reason"])
     assert "AES-GCM" in closed.data["reason"] and closed.device is None
-    ping = Node("iq", {"id": "p1", "xmlns": "w:p", "type": "get", "to": JID("", "s.whatsapp.net")})
+    ping = Node("iq", {"id": "p1", "xmlns": "w:p", "type": "get", "to": JID("", "s.whatsapp.net")}, [Node("ping")])
     assert (await good.query(ping)).attrs["type"] == "result"
     # A non-WA intro header fails the handshake cleanly too.
     async with connect(emulator.url) as websocket:
@@ -306,7 +314,8 @@ async def test_many_clients_pair_and_talk_at_once(emulator: EmulatedServer) -> N
         await client.recv_until("stream:error")
         await client.connect()
         assert (await client.recv()).tag == "success"
-        ping = Node("iq", {"id": f"p-{phone}", "xmlns": "w:p", "type": "get", "to": JID("", "s.whatsapp.net")})
+        ping = Node("iq", {"id": f"p-{phone}", "xmlns": "w:p", "type": "get", "to": JID("", "s.whatsapp.net")},
+                    [Node("ping")])
         assert (await client.query(ping)).attrs["type"] == "result"
 
     await asyncio.gather(*(pair_and_ping(phone) for phone in phones))
@@ -343,8 +352,11 @@ async def test_a_restarted_server_keeps_its_accounts() -> None:
         assert server.url == first_server.url and not server.state.online
         await client.connect()
         assert (await client.recv()).tag == "success"
-        assert server.account(PHONE).phone.server is server
         await client.close()
+        # The account's phone acts on the restarted server: it links a second companion there.
+        second = await paired_client(server)
+        assert server.account(PHONE).devices[2].online
+        await second.close()
 
 
 async def test_outdated_client_version_fails_405() -> None:

@@ -1,4 +1,5 @@
-"""Injected faults make a real Baileys client react as it does against WhatsApp (protocol-notes section 6)."""
+"""Injected faults make a real Baileys client react as it does against WhatsApp (how it maps stream errors and
+failures to disconnect reasons: Baileys `src/Socket/socket.ts`, `src/Utils/generics.ts` getErrorCodeFromStreamError)."""
 
 from __future__ import annotations
 

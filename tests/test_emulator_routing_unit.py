@@ -11,7 +11,7 @@ from whatsapp.jid import JID
 from whatsapp.keys import KeyPair
 from whatsapp.proto import adv_pb2
 from whatsapp.testing.delivery import Delivery, Outcome, deliver, take_offline
-from whatsapp.testing.dispatch import IQError
+from whatsapp.testing.errors import IQError
 from whatsapp.testing.routing import Router
 from whatsapp.testing.state import Account, Device, PreKey, ServerState, SignedPreKey
 from whatsapp.xeddsa import verify
@@ -196,8 +196,12 @@ def test_retry_resend_goes_to_the_one_device(state: ServerState, router: Router)
 
 
 def test_malformed_message_is_nacked(state: ServerState, router: Router) -> None:
+    # 479: what WhatsApp acks a stanza with that fails its validation (Baileys SERVER_ERROR_CODES.SmaxInvalid).
     out = router.handle(dev(state, A, 1), Node("message", {"to": JID(B, "s.whatsapp.net")}))
-    assert out.replies[0].attrs["error"] == "400" and out.deliveries == []
+    assert out.replies[0].attrs["error"] == "479" and out.deliveries == []
+    unknown = Node("message", {"id": "U1", "to": JID("15559998888", "s.whatsapp.net"), "type": "text"})
+    out = router.handle(dev(state, A, 1), unknown)
+    assert out.replies[0].attrs["error"] == "479" and out.deliveries == []
 
 
 # -- receipts -------------------------------------------------------------------------------------
@@ -298,17 +302,28 @@ def test_participating_groups(state: ServerState, router: Router) -> None:
 
 
 class FakeConnection:
+    """Implements state.Connection, recording what it is sent."""
+
+    id = 1
+    is_open = True
+
     def __init__(self) -> None:
         self.sent: list[Node] = []
 
+    def next_iq_id(self) -> str:
+        return f"fake.{len(self.sent)}"
+
     async def send_node(self, node: Node) -> None:
         self.sent.append(node)
+
+    async def close_with_stream_error(self, code: str | None = None, conflict: str | None = None) -> None:
+        self.is_open = False
 
 
 async def test_offline_devices_get_their_stanzas_at_next_login(state: ServerState, router: Router) -> None:
     alice1, bob1 = dev(state, A, 1), dev(state, B, 1)
     online = FakeConnection()
-    alice1.connection = online  # type: ignore[assignment]
+    alice1.connection = online
     for i in range(3):
         msg = Node("message", {"id": f"O{i}", "to": JID(B, "s.whatsapp.net")},
                    [Node("participants", {}, [to(bob1.jid)])])

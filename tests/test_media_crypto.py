@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.fixtures.node import run_node_json
 from whatsapp import media
 from whatsapp.cipher import hkdf_sha256
 from whatsapp.errors import CryptoError, DecodeError
 from whatsapp.padding import pad_message, unpad_message
+from whatsapp.testing.harness.nodejs import run_node_json
 
 MEDIA_KEY = hashlib.sha256(b"media-key").digest()
 
-# protocol-notes 5.15: every <X> of "WhatsApp <X> Keys".
+# docs/protocol.md §Media keys: every <X> of "WhatsApp <X> Keys".
 EXPECTED_KINDS = {
     "Image",
     "Video",

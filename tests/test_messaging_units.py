@@ -7,15 +7,18 @@ import re
 
 import pytest
 
+from tests.client_support import Rig
 from whatsapp.addressing import canonical_device, load_session_bytes, sender_key_id, store_mapping
 from whatsapp.auth import KeyType, MemoryAuthState
 from whatsapp.binary import Node
+from whatsapp.compose import device_sent_copy, generate_message_id, stanza_type, text_message
+from whatsapp.content import message_text, unwrap_message
+from whatsapp.envelope import delivery_receipt, mapping_pairs, parse_envelope
 from whatsapp.errors import DecodeError
+from whatsapp.events import MessageReceived
+from whatsapp.groups import parse_group
 from whatsapp.jid import JID
-from whatsapp.messages import MessageReceived, message_text, unwrap_message
 from whatsapp.proto import e2e_pb2
-from whatsapp.receive import delivery_receipt, mapping_pairs, parse_envelope
-from whatsapp.send import device_sent_copy, generate_message_id, parse_group, stanza_type, text_message
 from whatsapp.usync import DeviceList, devices_query, parse_bundles, parse_devices
 
 ME = JID.parse("15550009999:1@s.whatsapp.net")
@@ -150,19 +153,18 @@ def test_decrypt_failure_warnings_are_capped_per_minute() -> None:
 
     from whatsapp.receive import FAILURE_WARNINGS, Receiver
 
-    async def nothing(*args: object) -> None:
-        return None
-
-    receiver = Receiver(MemoryAuthState(), nothing, nothing, None, None)
+    rig = Rig()
+    clock = rig.clock
+    receiver = Receiver(rig.ctx)
     lines: list[str] = []
     sink = logger.add(lambda message: lines.append(message.record["message"]), level="WARNING")
     try:
         node = Node("message", {"from": JID.parse("1555:2@s.whatsapp.net"), "id": "F", "t": "1"}, [])
         env = parse_envelope(node, ME, ME_LID)
         for _ in range(FAILURE_WARNINGS * 5):
-            receiver._warn_failure(env, DecodeError("bad"))
-        receiver._window_start -= 61  # a minute later
-        receiver._warn_failure(env, DecodeError("bad"))
+            receiver.warn_failure(env, DecodeError("bad"))
+        clock.now_value += 61  # a minute later
+        receiver.warn_failure(env, DecodeError("bad"))
     finally:
         logger.remove(sink)
     assert len(lines) == FAILURE_WARNINGS + 2

@@ -1,4 +1,6 @@
-"""A real Baileys 7 client completes the Noise handshake against ServerHandshake + CertificateAuthority.
+"""A real Baileys client completes the Noise handshake against the emulator's responder and certificate
+authority (whatsapp/testing/noise_responder.py, certauthority.py: written from the Noise specification,
+independently of our client), so both are checked against a third implementation.
 
 Minimal harness, not the emulator: an asyncio `websockets` server that answers the handshake, decodes the
 registration ClientPayload, sends `<iq><pair-device>` as a transport frame and reads Baileys' `<iq type=result>`
@@ -16,14 +18,16 @@ from dataclasses import dataclass, field
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
-from tests.fixtures.node import run_node
 from whatsapp import xeddsa
 from whatsapp.binary import Node, decode_node, encode_node
-from whatsapp.certs import CertificateAuthority, verify_cert_chain
+from whatsapp.certs import verify_cert_chain
 from whatsapp.jid import SERVER_JID
 from whatsapp.keys import KeyPair
-from whatsapp.noise import WA_HEADER, FrameReader, ServerHandshake, encode_frame
+from whatsapp.noise import WA_HEADER
 from whatsapp.proto import wa6_pb2
+from whatsapp.testing.certauthority import CertificateAuthority
+from whatsapp.testing.harness.nodejs import run_node
+from whatsapp.testing.noise_responder import ClientStream, NoiseResponder, frame
 
 PAIR_IQ_ID = "crypto-test-pair-1"
 REFS = [b"2@crypto-test-ref-one", b"2@crypto-test-ref-two"]
@@ -45,7 +49,7 @@ class Seen:
 async def _serve_one(ws: ServerConnection, ca: CertificateAuthority, static: KeyPair, seen: Seen) -> None:
     seen.path = ws.request.path
     seen.origin = ws.request.headers.get("Origin")
-    reader = FrameReader(server_side=True)
+    reader = ClientStream()
     pending: list[bytes] = []
 
     async def next_frame() -> bytes:
@@ -56,9 +60,9 @@ async def _serve_one(ws: ServerConnection, ca: CertificateAuthority, static: Key
     try:
         hello = await next_frame()
         seen.header, seen.routing_info = reader.header, reader.routing_info
-        server = ServerHandshake(static, ca.issue_chain(static.public), prologue=reader.header)
-        await ws.send(server.process_client_hello(hello))
-        finished = server.process_client_finish(await next_frame())
+        server = NoiseResponder(static.private, ca.issue_chain(static.public), prologue=reader.header or b"")
+        await ws.send(server.read_client_hello(hello))
+        finished = server.read_client_finish(await next_frame())
         seen.client_static = finished.client_static
         seen.payload = wa6_pb2.ClientPayload.FromString(finished.client_payload)
         transport = finished.transport
@@ -68,7 +72,7 @@ async def _serve_one(ws: ServerConnection, ca: CertificateAuthority, static: Key
             {"type": "set", "xmlns": "md", "id": PAIR_IQ_ID, "from": "s.whatsapp.net"},
             [Node("pair-device", {}, [Node("ref", {}, ref) for ref in REFS])],
         )
-        await ws.send(encode_frame(transport.encrypt(encode_node(iq))))
+        await ws.send(frame(transport.encrypt(encode_node(iq))))
         while seen.reply is None:
             node = decode_node(transport.decrypt(await next_frame()))
             if node.tag == "iq" and node.attr("id") == PAIR_IQ_ID:
@@ -127,10 +131,12 @@ async def test_real_baileys_client_handshake_and_transport(package: str, routing
     assert seen.reply is not None and seen.reply.attr("type") == "result"
     assert seen.reply.attr("to") == SERVER_JID
     # ... and turned the first ref into its QR, alongside the same noise key.
-    # b7: https://wa.me/settings/linked_devices#ref,noise,ident,adv,platform; b6: ref,noise,ident,adv (P10)
+    # b7: https://wa.me/settings/linked_devices#ref,noise,ident,adv,platform; b6: ref,noise,ident,adv
+    # (docs/protocol.md §Client quirks)
     ref, noise_b64, identity_b64, *_ = qr.split("#", 1)[-1].split(",")
     assert ref.encode() == REFS[0]
     assert base64.b64decode(noise_b64) == seen.client_static
     assert base64.b64decode(identity_b64).hex() == creds["identity"]
-    # The chain Baileys accepted verifies for real in Python (Baileys' own check is a no-op, P3).
+    # The chain Baileys accepted verifies for real in Python (Baileys' own check is a no-op:
+    # docs/protocol.md §Client quirks).
     assert verify_cert_chain(ca.issue_chain(static.public), static.public, ca.root_public_key).leaf.key == static.public

@@ -1,15 +1,17 @@
-"""Seeded fuzzing: the frame reader and the handshake processors raise only the project's own errors."""
+"""Seeded fuzzing: the frame readers and the handshake processors (the client's, and the emulator's
+responder in whatsapp/testing/noise_responder.py) raise only the project's own errors."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
 
-from whatsapp.certs import CertificateAuthority
 from whatsapp.errors import CryptoError, DecodeError, HandshakeError
 from whatsapp.keys import KeyPair
-from whatsapp.noise import WA_HEADER, ClientHandshake, FrameReader, ServerHandshake, encode_frame
+from whatsapp.noise import WA_HEADER, ClientHandshake, FrameReader, encode_frame
 from whatsapp.proto import wa6_pb2
+from whatsapp.testing.certauthority import CertificateAuthority
+from whatsapp.testing.noise_responder import ClientStream, NoiseResponder
 
 FRAME_READER_CASES = 100_000
 HANDSHAKE_CASES = 1_500
@@ -55,7 +57,8 @@ def test_frame_reader_survives_random_and_mutated_streams() -> None:
             data = _valid_stream(rng, server_side)
             if kind == 2:
                 data = _mutate(rng, data)
-        reader = FrameReader(server_side=server_side, max_frame_size=rng.choice([2**24 - 1, 1000, 64]))
+        limit = rng.choice([2**24 - 1, 1000, 64])
+        reader: FrameReader | ClientStream = ClientStream(limit) if server_side else FrameReader(max_frame_size=limit)
         pos = 0
         try:
             while pos < len(data):
@@ -76,10 +79,10 @@ def _handshake_material() -> dict[str, bytes | CertificateAuthority | KeyPair]:
     static = KeyPair.generate()
     chain = ca.issue_chain(static.public)
     client = ClientHandshake(KeyPair.generate(), root_public_key=ca.root_public_key)
-    reader = FrameReader(server_side=True)
+    reader = ClientStream()
     (hello,) = reader.feed(client.start())
-    server = ServerHandshake(static, chain)
-    (server_hello,) = FrameReader().feed(server.process_client_hello(hello))
+    server = NoiseResponder(static.private, chain, prologue=WA_HEADER)
+    (server_hello,) = FrameReader().feed(server.read_client_hello(hello))
     client.process_server_hello(server_hello)
     finish_bytes, _ = client.finish(b"\x08\x01payload")
     (finish,) = reader.feed(finish_bytes)
@@ -124,12 +127,12 @@ def test_handshake_processors_raise_only_project_errors() -> None:
         return client.process_server_hello(data)
 
     def server_hello_side(data: bytes) -> object:
-        return ServerHandshake(static, chain).process_client_hello(data)
+        return NoiseResponder(static.private, chain, prologue=WA_HEADER).read_client_hello(data)
 
     def server_finish_side(data: bytes) -> object:
-        server = ServerHandshake(static, chain)
-        server.process_client_hello(m["hello"])
-        return server.process_client_finish(data)
+        server = NoiseResponder(static.private, chain, prologue=WA_HEADER)
+        server.read_client_hello(m["hello"])
+        return server.read_client_finish(data)
 
     assert _fuzz(rng, m["server_hello"], client_side, only_identical=True) > HANDSHAKE_CASES // 2
     assert _fuzz(rng, m["finish"], server_finish_side, only_identical=True) > HANDSHAKE_CASES // 2

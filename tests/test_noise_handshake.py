@@ -1,4 +1,5 @@
-"""The Python initiator against the Python responder, plus the handshake's failure modes."""
+"""The client's initiator against the emulator's responder (written independently from the Noise
+specification, whatsapp/testing/noise_responder.py), plus the handshake's failure modes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import time
 
 import pytest
 
-from whatsapp.certs import CertificateAuthority
 from whatsapp.errors import CertificateError, CryptoError, DecodeError, EncodeError, HandshakeError
 from whatsapp.keys import KeyPair
 from whatsapp.noise import (
@@ -15,10 +15,11 @@ from whatsapp.noise import (
     ClientHandshake,
     FrameReader,
     NoiseTransport,
-    ServerHandshake,
     encode_frame,
 )
 from whatsapp.proto import wa6_pb2
+from whatsapp.testing.certauthority import CertificateAuthority
+from whatsapp.testing.noise_responder import ClientStream, NoiseResponder
 
 
 def _run_handshake(
@@ -34,17 +35,18 @@ def _run_handshake(
     chain = chain if chain is not None else ca.issue_chain(server_static.public)
     noise_key = KeyPair.generate()
     client = ClientHandshake(noise_key, root_public_key=root or ca.root_public_key, routing_info=routing_info)
-    server_reader = FrameReader(server_side=True)
+    server_reader = ClientStream()
     client_reader = FrameReader()
 
     first = client.start()
     (hello,) = server_reader.feed(first)
-    server = ServerHandshake(server_static, chain, prologue=server_reader.header)
-    (server_hello,) = client_reader.feed(server.process_client_hello(hello))
+    assert server_reader.header is not None
+    server = NoiseResponder(server_static.private, chain, prologue=server_reader.header)
+    (server_hello,) = client_reader.feed(server.read_client_hello(hello))
     client.process_server_hello(server_hello)
     finish_bytes, client_transport = client.finish(payload)
     (finish,) = server_reader.feed(finish_bytes)
-    result = server.process_client_finish(finish)
+    result = server.read_client_finish(finish)
     assert result.client_static == noise_key.public
     assert result.client_payload == payload
     assert client.server_static == server_static.public
@@ -117,8 +119,9 @@ def test_real_wa_root_rejects_our_test_chain() -> None:
         ca = CertificateAuthority()
         static = KeyPair.generate()
         client = ClientHandshake(KeyPair.generate())
-        (hello,) = FrameReader(server_side=True).feed(client.start())
-        reply = ServerHandshake(static, ca.issue_chain(static.public)).process_client_hello(hello)
+        (hello,) = ClientStream().feed(client.start())
+        reply = NoiseResponder(static.private, ca.issue_chain(static.public), prologue=WA_HEADER).read_client_hello(
+            hello)
         (server_hello,) = FrameReader().feed(reply)
         client.process_server_hello(server_hello)
 
@@ -166,22 +169,22 @@ def test_server_rejects_client_finish_tampering() -> None:
     ca = CertificateAuthority()
     static = KeyPair.generate()
     client = ClientHandshake(KeyPair.generate(), root_public_key=ca.root_public_key)
-    reader = FrameReader(server_side=True)
+    reader = ClientStream()
     (hello,) = reader.feed(client.start())
-    server = ServerHandshake(static, ca.issue_chain(static.public))
-    (server_hello,) = FrameReader().feed(server.process_client_hello(hello))
+    server = NoiseResponder(static.private, ca.issue_chain(static.public), prologue=WA_HEADER)
+    (server_hello,) = FrameReader().feed(server.read_client_hello(hello))
     client.process_server_hello(server_hello)
     finish_bytes, _ = client.finish(b"payload")
     (finish,) = reader.feed(finish_bytes)
     message = wa6_pb2.HandshakeMessage.FromString(finish)
     message.clientFinish.payload = message.clientFinish.payload[:-1] + bytes([message.clientFinish.payload[-1] ^ 1])
     with pytest.raises(HandshakeError, match="client payload"):
-        server.process_client_finish(message.SerializeToString())
+        server.read_client_finish(message.SerializeToString())
 
 
 def test_server_refuses_other_dictionary_versions() -> None:
     with pytest.raises(HandshakeError, match="intro header"):
-        ServerHandshake(KeyPair.generate(), b"", prologue=b"WA\x06\x02")
+        NoiseResponder(KeyPair.generate().private, b"", prologue=b"WA\x06\x02")
 
 
 def test_encode_frame_limits() -> None:
@@ -207,14 +210,14 @@ def test_frame_reader_server_intro_split_anywhere() -> None:
     routing = b"\x08\x02\x08\x05"
     stream = b"ED\x00\x01\x00\x00\x04" + routing + WA_HEADER + encode_frame(b"hello") + encode_frame(b"world")
     for cut in range(len(stream) + 1):
-        reader = FrameReader(server_side=True)
+        reader = ClientStream()
         got = reader.feed(stream[:cut]) + reader.feed(stream[cut:])
         assert got == [b"hello", b"world"]
         assert reader.routing_info == routing and reader.header == WA_HEADER
 
 
 def test_frame_reader_errors_are_sticky() -> None:
-    reader = FrameReader(server_side=True)
+    reader = ClientStream()
     with pytest.raises(DecodeError):
         reader.feed(b"XX\x06\x03")
     with pytest.raises(DecodeError):

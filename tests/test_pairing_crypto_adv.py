@@ -1,4 +1,5 @@
-"""ADV pair-success checks, device signature and the phone side, in Python and against Baileys 7."""
+"""ADV pair-success checks and device signature (our companion side) against the phone side the emulator
+writes independently (whatsapp/testing/phone_adv.py), and against Baileys 7."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import hmac as std_hmac
 
 import pytest
 
-from tests.fixtures.node import run_node_json
 from whatsapp import adv, xeddsa
 from whatsapp.errors import PairingError
 from whatsapp.keys import KeyPair
 from whatsapp.proto import adv_pb2
+from whatsapp.testing import phone_adv
+from whatsapp.testing.harness.nodejs import run_node_json
 
 
 def _key(label: str) -> KeyPair:
@@ -24,8 +26,8 @@ PHONE = _key("phone-account")
 COMPANION = _key("companion-identity")
 
 
-def _issue(hosted: bool = False, secret: bytes = ADV_SECRET, key_index: int = 3) -> adv.SignedCompanion:
-    return adv.sign_companion(
+def _issue(hosted: bool = False, secret: bytes = ADV_SECRET, key_index: int = 3) -> phone_adv.IssuedIdentity:
+    return phone_adv.issue_identity(
         PHONE, COMPANION.public, secret, raw_id=424242, key_index=key_index, timestamp=1_760_000_000, hosted=hosted
     )
 
@@ -54,7 +56,7 @@ def test_phone_and_companion_agree(hosted: bool) -> None:
     assert not reply.HasField("accountSignatureKey")
     assert reply.details == issued.details and reply.deviceSignature == account.deviceSignature
     # The phone checks the companion's reply for real.
-    checked = adv.verify_device_signature(result.reply_identity, PHONE.public, COMPANION.public, issued.details)
+    checked = phone_adv.check_device_signature(result.reply_identity, PHONE.public, COMPANION.public, issued.details)
     assert checked.deviceSignature == account.deviceSignature
 
 
@@ -85,7 +87,7 @@ def test_forged_account_signature_is_rejected_even_with_a_good_hmac() -> None:
     issued = _issue()
     signed = adv_pb2.ADVSignedDeviceIdentity.FromString(issued.signed_identity)
     # Signed for another companion key: valid signature, wrong message for us.
-    other = adv.sign_companion(
+    other = phone_adv.issue_identity(
         PHONE, _key("someone-else").public, ADV_SECRET, raw_id=424242, key_index=3, timestamp=1_760_000_000
     )
     signed.accountSignature = adv_pb2.ADVSignedDeviceIdentity.FromString(other.signed_identity).accountSignature
@@ -109,12 +111,13 @@ def test_malformed_inputs_raise_pairing_errors() -> None:
 def test_device_signature_checks_on_the_phone_side() -> None:
     issued = _issue()
     result = adv.verify_pair_success(issued.device_identity, ADV_SECRET, COMPANION)
-    with pytest.raises(adv.ADVVerificationError, match="device signature"):
-        adv.verify_device_signature(result.reply_identity, PHONE.public, _key("impostor").public)
-    with pytest.raises(adv.ADVVerificationError, match="different device details"):
-        adv.verify_device_signature(result.reply_identity, PHONE.public, COMPANION.public, _issue(key_index=4).details)
-    with pytest.raises(adv.ADVVerificationError):
-        adv.verify_device_signature(b"\x0a\x05ab", PHONE.public, COMPANION.public)
+    with pytest.raises(PairingError, match="device signature"):
+        phone_adv.check_device_signature(result.reply_identity, PHONE.public, _key("impostor").public)
+    with pytest.raises(PairingError, match="different device details"):
+        phone_adv.check_device_signature(result.reply_identity, PHONE.public, COMPANION.public,
+                                         _issue(key_index=4).details)
+    with pytest.raises(PairingError):
+        phone_adv.check_device_signature(b"\x0a\x05ab", PHONE.public, COMPANION.public)
 
 
 # --- against Baileys 7 ------------------------------------------------------------------------------------
@@ -148,7 +151,7 @@ def test_baileys_accepts_a_python_pair_success_and_its_reply_verifies(hosted: bo
     assert result["key_index"] == "3"
     assert result["account_signature_key"] == PHONE.public.hex()
     reply = bytes.fromhex(result["reply_identity"])
-    signed = adv.verify_device_signature(reply, PHONE.public, COMPANION.public, issued.details)
+    signed = phone_adv.check_device_signature(reply, PHONE.public, COMPANION.public, issued.details)
     assert not signed.HasField("accountSignatureKey")
     # What Baileys stores as `account` is what we store: same fields; the signature differs only by its nonce.
     ours = adv.verify_pair_success(issued.device_identity, ADV_SECRET, COMPANION)

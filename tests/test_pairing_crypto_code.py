@@ -1,4 +1,5 @@
-"""Pairing-code crypto: both ends in Python, and each step against Baileys 7's functions."""
+"""Pairing-code crypto: our companion against the emulator's phone side (whatsapp/testing/phone_link_code.py,
+written independently), and each step against Baileys 7's functions."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.fixtures.node import run_node_json
 from whatsapp import pair_code
 from whatsapp.errors import PairingError
 from whatsapp.keys import KeyPair
+from whatsapp.testing import phone_link_code
+from whatsapp.testing.harness.nodejs import run_node_json
 
 
 def _key(label: str) -> KeyPair:
@@ -65,39 +67,39 @@ def test_wrap_unwrap_round_trip_and_layout() -> None:
 def test_full_exchange_in_python_derives_the_same_adv_secret() -> None:
     companion_identity, phone_identity = _key("companion-id"), _key("phone-id")
     hello = pair_code.start_companion()
-    phone = pair_code.primary_hello(pair_code.format_pairing_code(hello.code), hello.wrapped_ephemeral)
+    phone = phone_link_code.primary_hello(pair_code.format_pairing_code(hello.code), hello.wrapped_ephemeral)
     assert phone.companion_ephemeral_public == hello.ephemeral.public
     finish = pair_code.companion_finish(hello, companion_identity, phone.wrapped_ephemeral, phone_identity.public)
     assert len(finish.wrapped_key_bundle) == 156
     assert finish.companion_identity_public == companion_identity.public
-    adv = pair_code.primary_finish(phone, phone_identity, finish.wrapped_key_bundle, companion_identity.public)
+    adv = phone_link_code.primary_finish(phone, phone_identity, finish.wrapped_key_bundle, companion_identity.public)
     assert adv == finish.adv_secret and len(adv) == 32
 
 
 def test_wrong_code_on_the_phone_fails_at_the_bundle() -> None:
     companion_identity, phone_identity = _key("c"), _key("p")
     hello = pair_code.start_companion("ABCDEFGH")
-    phone = pair_code.primary_hello("ABCDEFGJ", hello.wrapped_ephemeral)  # user mistyped one character
+    phone = phone_link_code.primary_hello("ABCDEFGJ", hello.wrapped_ephemeral)  # user mistyped one character
     finish = pair_code.companion_finish(hello, companion_identity, phone.wrapped_ephemeral, phone_identity.public)
     with pytest.raises(PairingError, match="does not decrypt"):
-        pair_code.primary_finish(phone, phone_identity, finish.wrapped_key_bundle, companion_identity.public)
+        phone_link_code.primary_finish(phone, phone_identity, finish.wrapped_key_bundle, companion_identity.public)
 
 
 def test_primary_finish_rejects_tampering_and_substituted_keys() -> None:
     companion_identity, phone_identity = _key("c2"), _key("p2")
     hello = pair_code.start_companion()
-    phone = pair_code.primary_hello(hello.code, hello.wrapped_ephemeral)
+    phone = phone_link_code.primary_hello(hello.code, hello.wrapped_ephemeral)
     finish = pair_code.companion_finish(hello, companion_identity, phone.wrapped_ephemeral, phone_identity.public)
     bundle = bytearray(finish.wrapped_key_bundle)
     bundle[60] ^= 1
     with pytest.raises(PairingError, match="does not decrypt"):
-        pair_code.primary_finish(phone, phone_identity, bytes(bundle), companion_identity.public)
+        phone_link_code.primary_finish(phone, phone_identity, bytes(bundle), companion_identity.public)
     with pytest.raises(PairingError, match="different companion identity"):
-        pair_code.primary_finish(phone, phone_identity, finish.wrapped_key_bundle, _key("mallory").public)
+        phone_link_code.primary_finish(phone, phone_identity, finish.wrapped_key_bundle, _key("mallory").public)
     with pytest.raises(PairingError, match="different primary identity"):
-        pair_code.primary_finish(phone, _key("other-phone"), finish.wrapped_key_bundle, companion_identity.public)
+        phone_link_code.primary_finish(phone, _key("other-phone"), finish.wrapped_key_bundle, companion_identity.public)
     with pytest.raises(PairingError, match="156"):
-        pair_code.primary_finish(phone, phone_identity, finish.wrapped_key_bundle[:-1], companion_identity.public)
+        phone_link_code.primary_finish(phone, phone_identity, finish.wrapped_key_bundle[:-1], companion_identity.public)
 
 
 @settings(max_examples=200, deadline=None)
@@ -147,7 +149,7 @@ def test_companion_finish_matches_baileys_and_the_phone_side_accepts_it() -> Non
     companion_eph, companion_identity = _key("b-eph"), _key("b-ident")
     phone_identity = _key("b-phone")
     hello = pair_code.start_companion(code, ephemeral=companion_eph, salt=_bytes("s1", 32), iv=_bytes("i1", 16))
-    phone = pair_code.primary_hello(
+    phone = phone_link_code.primary_hello(
         code, hello.wrapped_ephemeral, ephemeral=_key("phone-eph"), salt=_bytes("s2", 32), iv=_bytes("i2", 16)
     )
     adv_random, bundle_salt, bundle_nonce = _bytes("r", 32), _bytes("bs", 32), _bytes("bn", 12)
@@ -179,7 +181,8 @@ def test_companion_finish_matches_baileys_and_the_phone_side_accepts_it() -> Non
     assert baileys["bundle"] == ours.wrapped_key_bundle.hex()
     assert baileys["adv_secret"] == ours.adv_secret.hex()
     # The phone side (emulator) decrypts Baileys' bundle and reaches Baileys' adv secret.
-    adv = pair_code.primary_finish(phone, phone_identity, bytes.fromhex(baileys["bundle"]), companion_identity.public)
+    adv = phone_link_code.primary_finish(phone, phone_identity, bytes.fromhex(baileys["bundle"]),
+                                         companion_identity.public)
     assert adv.hex() == baileys["adv_secret"]
 
 
@@ -187,7 +190,7 @@ def test_companion_finish_matches_baileys_and_the_phone_side_accepts_it() -> Non
 def test_baileys_decrypts_a_python_bundle() -> None:
     companion_identity, phone_identity = _key("x-ident"), _key("x-phone")
     hello = pair_code.start_companion()
-    phone = pair_code.primary_hello(hello.code, hello.wrapped_ephemeral)
+    phone = phone_link_code.primary_hello(hello.code, hello.wrapped_ephemeral)
     finish = pair_code.companion_finish(hello, companion_identity, phone.wrapped_ephemeral, phone_identity.public)
     shared = phone.ephemeral.shared_secret(hello.ephemeral.public)
     (result,) = _pairing([{"op": "decrypt_bundle", "shared": shared.hex(), "bundle": finish.wrapped_key_bundle.hex()}])

@@ -1,4 +1,5 @@
-"""The pairing QR string: format, parser, and byte-for-byte agreement with Baileys 7's buildPairingQRData."""
+"""The pairing QR string: our format, the phone's reading of it (whatsapp/testing/phone_adv.py, written
+independently), and byte-for-byte agreement with Baileys 7's buildPairingQRData."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import hashlib
 
 import pytest
 
-from tests.fixtures.node import run_node_json
 from whatsapp import qr
 from whatsapp.creds import Credentials
 from whatsapp.errors import PairingError
 from whatsapp.payload import DeviceConfig
+from whatsapp.testing.harness.nodejs import run_node_json
+from whatsapp.testing.phone_adv import read_qr
 
 REF = "2@Zk9xY3VtLnBsLzEyMzQ=/abcDEF+ghi"
 NOISE = hashlib.sha256(b"noise").digest()
@@ -23,7 +25,7 @@ def test_build_and_parse_round_trip() -> None:
     text = qr.build_qr(REF, NOISE, IDENT, ADV, "1")
     assert text.startswith("https://wa.me/settings/linked_devices#" + REF + ",")
     assert text.endswith(",1")
-    parsed = qr.parse_qr(text)
+    parsed = read_qr(text)
     assert (parsed.ref, parsed.noise_public, parsed.identity_public, parsed.adv_secret, parsed.client_type) == (
         REF,
         NOISE,
@@ -37,7 +39,7 @@ def test_build_and_parse_round_trip() -> None:
 def test_ref_bytes_and_credentials_helper() -> None:
     creds = Credentials.generate()
     text = qr.qr_for_credentials(REF.encode(), creds, DeviceConfig().web_client_type)
-    parsed = qr.parse_qr(text)
+    parsed = read_qr(text)
     assert parsed.noise_public == creds.noise_key.public
     assert parsed.identity_public == creds.identity_key.public
     assert parsed.adv_secret == creds.adv_secret_key
@@ -45,7 +47,7 @@ def test_ref_bytes_and_credentials_helper() -> None:
 
 def test_legacy_four_field_form_parses_without_client_type() -> None:
     legacy = ",".join([REF, *(base64.b64encode(k).decode() for k in (NOISE, IDENT, ADV))])
-    parsed = qr.parse_qr(legacy)
+    parsed = read_qr(legacy)
     assert parsed.client_type is None and parsed.adv_secret == ADV
 
 
@@ -70,7 +72,7 @@ def test_legacy_four_field_form_parses_without_client_type() -> None:
 )
 def test_junk_raises_pairing_error(junk: str) -> None:
     with pytest.raises(PairingError):
-        qr.parse_qr(junk)
+        read_qr(junk)
 
 
 def test_build_rejects_bad_inputs() -> None:
@@ -83,7 +85,7 @@ def test_build_rejects_bad_inputs() -> None:
     with pytest.raises(PairingError):
         qr.build_qr(b"\xff\xfe", NOISE, IDENT, ADV, "1")
     with pytest.raises(PairingError):
-        qr.parse_qr(None)  # type: ignore[arg-type]
+        read_qr(None)  # type: ignore[arg-type]
 
 
 BROWSERS = [
@@ -118,4 +120,4 @@ def test_qr_and_platform_id_match_baileys() -> None:
         config = DeviceConfig(os_name=os_name, browser=browser, os_version=version)
         assert qr.build_qr(REF, NOISE, IDENT, ADV, config.web_client_type) == results[2 * i]["qr"]
         assert config.web_client_type == results[2 * i + 1]["id"]
-        assert qr.parse_qr(results[2 * i]["qr"]).client_type == config.web_client_type
+        assert read_qr(results[2 * i]["qr"]).client_type == config.web_client_type

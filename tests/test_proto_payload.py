@@ -1,4 +1,5 @@
-"""ClientPayload builders and parser; registration and login payloads decode to Baileys 7's fields."""
+"""ClientPayload builders, read back by the emulator's parser (whatsapp/testing/client_payload.py, written
+independently); registration and login payloads decode to Baileys 7's fields."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import hashlib
 
 import pytest
 
-from tests.fixtures.node import run_node_json
 from whatsapp.creds import Credentials
 from whatsapp.errors import DecodeError, EncodeError
 from whatsapp.payload import (
@@ -17,8 +17,9 @@ from whatsapp.payload import (
     build_client_payload,
     build_login_payload,
     build_registration_payload,
-    parse_client_payload,
 )
+from whatsapp.testing.client_payload import parse_client_payload
+from whatsapp.testing.harness.nodejs import run_node_json
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +38,11 @@ def test_registration_payload_fields(creds: Credentials) -> None:
     assert reg.eSkeyID == b"\x00\x00\x01"
     assert reg.eSkeyVal == creds.signed_prekey.key_pair.public
     assert reg.eSkeySig == creds.signed_prekey.signature
-    assert reg.buildHash == hashlib.md5(b"2.3000.1035194821").digest()
+    assert reg.buildHash == hashlib.md5(b"2.3000.1045649367").digest()
     props = DeviceProps.FromString(reg.deviceProps)
     assert props.os == "Mac OS" and props.platformType == DeviceProps.CHROME
-    assert payload.pushName == "Bot"
+    # The push name travels with our presence, never in the payload (whatsmeow and Baileys leave it out).
+    assert not payload.HasField("pushName")
     agent = payload.userAgent
     assert (agent.appVersion.primary, agent.appVersion.secondary, agent.appVersion.tertiary) == DEFAULT_VERSION
     assert agent.platform == ClientPayload.UserAgent.WEB
@@ -136,7 +138,8 @@ def _node_config(config: DeviceConfig) -> dict:
         "browser": [config.os_name, config.browser, config.os_version],
         "sync_full_history": config.sync_full_history,
         "country_code": config.country_code,
-        "push_name": config.push_name,
+        # Baileys puts `pushName` into the payload only for mock servers; its real-server payload has none.
+        "push_name": None,
     }
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
-from tests.fixtures.node import NODE_DIR, run_node_json
 from whatsapp.proto import (
     adv_pb2,
     cert_pb2,
@@ -18,12 +17,15 @@ from whatsapp.proto import (
     companion_reg_pb2,
     e2e_pb2,
     history_sync_pb2,
+    mms_retry_pb2,
     signal_pb2,
     wa6_pb2,
 )
+from whatsapp.testing.harness.nodejs import NODE_DIR, run_node_json
 
 WAPROTO = NODE_DIR / "node_modules" / "baileys" / "WAProto" / "WAProto.proto"
-MODULES = [wa6_pb2, cert_pb2, adv_pb2, companion_reg_pb2, common_pb2, e2e_pb2, history_sync_pb2, signal_pb2]
+MODULES = [wa6_pb2, cert_pb2, adv_pb2, companion_reg_pb2, common_pb2, e2e_pb2, history_sync_pb2, signal_pb2,
+           mms_retry_pb2]
 
 # Our messages that are stored elsewhere, or under other names, in Baileys' single file.
 NOT_IN_WAPROTO = {"wa.signal.WhisperMessage", "wa.signal.PreKeyWhisperMessage", "wa.signal.KeyExchangeMessage"}

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.node import run_node
 from whatsapp import xeddsa
 from whatsapp.proto import signal_pb2
+from whatsapp.testing.harness.nodejs import run_node
 
 pytestmark = pytest.mark.node
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.node import NODE_DIR
 from whatsapp import xeddsa
 from whatsapp.errors import (
     BadMacError,
@@ -42,6 +41,7 @@ from whatsapp.signal import (
     group_encrypt,
     process_distribution_message,
 )
+from whatsapp.testing.harness.nodejs import NODE_DIR
 
 pytestmark = pytest.mark.node
 
@@ -309,7 +309,7 @@ def test_baileys_sender_key_to_python(node: NodePeer) -> None:
         for i in range(12)
     ]
     iterations = [signal_pb2.SenderKeyMessage.FromString(m[1:-64]).iteration for _, m in messages]
-    assert iterations[:4] == [0, 2, 4, 6]  # Baileys skips a key per message (interop P6)
+    assert iterations[:4] == [0, 2, 4, 6]  # Baileys skips a key per message (docs/protocol.md §Client quirks)
     rng = random.Random(5)
     rng.shuffle(messages)
     for i, body in messages:

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from storage.baileys import BAILEYS_JSON_PREFIX, read_baileys_folder
-from tests.fixtures.node import NODE_DIR
 from whatsapp.auth import KeyType
 from whatsapp.errors import DecodeError
 from whatsapp.keys import KeyPair
@@ -32,6 +31,7 @@ from whatsapp.signal import (
     group_encrypt,
 )
 from whatsapp.signal.libsignal_import import sender_key_from_baileys_json, session_from_libsignal_json
+from whatsapp.testing.harness.nodejs import NODE_DIR
 
 BOT_ADDRESS = "15550001111.0"  # the migrated Baileys bot, as its contact addresses it
 PEER_ADDRESS = "15550002222.0"

@@ -18,6 +18,7 @@ from storage import (
     open_store,
 )
 from storage.folder import FolderStore
+from storage.folder_codec import encode_journal
 from storage.model import Change
 from tests.storage_helpers import folder_config, sample_keys
 from whatsapp.auth import ConnectionStatus, KeyType
@@ -127,7 +128,7 @@ async def test_interrupted_unit_of_work_is_replayed_on_load(tmp_path: Path) -> N
     change = Change(
         version + 1, lineage, creds.to_dict(), {("session", "a.0"): b"new", ("pre-key", "5"): None}, parent=head
     )
-    journal_bytes = folder._encode_journal(change)
+    journal_bytes = encode_journal(folder.session_id, folder.sealer, change)
     (folder.journal_dir / f"{version + 1:012d}.json").write_bytes(journal_bytes)  # durable entry, files untouched
 
     again = await open_store(config)

@@ -12,30 +12,21 @@ from pathlib import Path
 
 import pytest
 
+from storage.folder import FolderStore
+from storage.model import Snapshot
 from tests.fixtures.mongo import MongoTestServer
 
 DRIVER = Path(__file__).with_name("storage_driver.py")
-pytestmark = [pytest.mark.mongo, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 class Driver:
     """A `storage_driver.py hold` process with its stdout lines and its log (stderr) collected by threads."""
 
-    def __init__(self, auth_dir: Path, uri: str, db: str, ttl: float) -> None:
+    def __init__(self, auth_dir: Path, uri: str | None, db: str, ttl: float) -> None:
+        mongo = ["--mongo-uri", uri, "--db", db] if uri else []
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(DRIVER),
-                "hold",
-                "--auth-dir",
-                str(auth_dir),
-                "--mongo-uri",
-                uri,
-                "--db",
-                db,
-                "--lease-ttl",
-                str(ttl),
-            ],
+            [sys.executable, str(DRIVER), "hold", "--auth-dir", str(auth_dir), *mongo, "--lease-ttl", str(ttl)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -81,6 +72,7 @@ class Driver:
         self.proc.wait(timeout=15)
 
 
+@pytest.mark.mongo
 def test_second_process_waits_then_takes_over_after_sigkill(
     tmp_path: Path, mongo_server: MongoTestServer, mongo_db_name: str
 ) -> None:
@@ -110,6 +102,7 @@ def test_second_process_waits_then_takes_over_after_sigkill(
             second.kill()
 
 
+@pytest.mark.mongo
 def test_sigterm_releases_the_lease_for_an_immediate_take_over(
     tmp_path: Path, mongo_server: MongoTestServer, mongo_db_name: str
 ) -> None:
@@ -131,3 +124,66 @@ def test_sigterm_releases_the_lease_for_an_immediate_take_over(
         first.kill()
         if second is not None:
             second.kill()
+
+
+def final_state(auth_dir: Path) -> Snapshot:
+    loaded = FolderStore(auth_dir, "crash", None).load().snapshot
+    assert loaded is not None
+    return loaded
+
+
+def one_folder_trial(auth_dir: Path, uri: str | None, db: str, sig: int) -> None:
+    """A holds the session and writes; B, on the same folder, waits; A dies (`sig`); B continues from A's last
+    unit of work; B dies too; a third process starts cleanly on what B left."""
+    ttl = 2.0
+    first = Driver(auth_dir, uri, db, ttl)
+    second = third = None
+    try:
+        assert first.wait_for("ACQUIRED", 20), first.log
+        assert first.wait_for("COMMITTED", 10), first.log
+        second = Driver(auth_dir, uri, db, ttl)
+        deadline = time.monotonic() + 15
+        while not any("another process on this machine uses" in line for line in second.log):
+            assert time.monotonic() < deadline, second.log
+            time.sleep(0.05)
+        assert second.wait_for("ACQUIRED", 1.0) is None  # waiting on the folder lock, while the first one writes
+        first.kill(sig)
+        last = first.last_committed()
+        acquired = second.wait_for("ACQUIRED", ttl + 10)
+        assert acquired, second.log
+        counter = int(acquired.split()[2])
+        # From the first one's latest state (a SIGKILL may cut after a commit and before its "COMMITTED" line).
+        assert last <= counter <= last + 1, (last, counter)
+        assert any("reloading the session it left" in line for line in second.log), second.log
+        assert second.wait_for("COMMITTED", 10), second.log
+        time.sleep(0.3)
+        second.kill(signal.SIGKILL)
+        after_second = second.last_committed()
+        assert after_second > counter
+        third = Driver(auth_dir, uri, db, ttl)
+        acquired = third.wait_for("ACQUIRED", ttl + 10)
+        assert acquired, third.log
+        assert after_second <= int(acquired.split()[2]) <= after_second + 1
+        assert third.wait_for("COMMITTED", 10), third.log
+        third.kill(signal.SIGTERM)
+        assert third.proc.returncode == 0, third.log
+        assert not any("Corrupt" in line or "Traceback" in line for line in first.log + second.log + third.log)
+        state = final_state(auth_dir)
+        assert state.creds is not None and int(state.creds["extra"]["counter"]) >= after_second
+    finally:
+        for driver in (first, second, third):
+            if driver is not None:
+                driver.kill()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
+def test_one_folder_two_processes_without_mongodb(tmp_path: Path, sig: int) -> None:
+    one_folder_trial(tmp_path / "shared", None, "", sig)
+
+
+@pytest.mark.mongo
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
+def test_one_folder_two_processes_with_mongodb(
+    tmp_path: Path, mongo_server: MongoTestServer, mongo_db_name: str, sig: int
+) -> None:
+    one_folder_trial(tmp_path / "shared", mongo_server.uri, mongo_db_name, sig)

@@ -9,10 +9,10 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from tests.fixtures.node import run_node_json
 from whatsapp import xeddsa
 from whatsapp.errors import CryptoError
 from whatsapp.keys import KeyPair, prefixed
+from whatsapp.testing.harness.nodejs import run_node_json
 
 
 def _flip(data: bytes, index: int, mask: int = 0x01) -> bytes:

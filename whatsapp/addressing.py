@@ -1,4 +1,4 @@
-"""PN↔LID mappings and the canonical Signal address of a device (protocol-notes 5.14, field-notes 2.3 (a)).
+"""PN↔LID mappings and the canonical Signal address of a device (docs/protocol.md §Addressing).
 
 A contact's Signal session and identity are keyed by its LID address once the mapping is known, so
 messages addressed by phone number and by LID use ONE ratchet (two would corrupt each other: Bad MAC).

@@ -1,18 +1,18 @@
-"""ADV (account/device identity) records of pair-success, for both ends.
+"""ADV (account/device identity) records of pair-success, the companion's side (docs/protocol.md §ADV).
 
 Companion side: `verify_pair_success` checks what the server relays from the phone (the HMAC keyed by our adv
 secret, then the phone's account signature over our identity key) and produces our device signature plus the
 `<pair-device-sign>` reply bytes. Unlike Baileys (whose Curve.verify accepts anything) the account signature is
 checked for real.
 
-Phone side (the emulator): `sign_companion` builds the ADVDeviceIdentity, the account signature and the HMAC
-wrapper; `verify_device_signature` checks the companion's `<pair-device-sign>` reply.
+The phone's side (issuing the identity, checking our device signature) is the emulator's, written
+independently in whatsapp/testing/phone_adv.py.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from typing import TypeVar
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from google.protobuf.message import Message
@@ -20,7 +20,7 @@ from google.protobuf.message import Message
 from whatsapp import xeddsa
 from whatsapp.cipher import constant_time_equal, hmac_sha256
 from whatsapp.errors import CryptoError, PairingError
-from whatsapp.keys import KEY_LENGTH, KeyPair, strip_prefix
+from whatsapp.keys import KeyPair, strip_prefix
 from whatsapp.proto import adv_pb2
 
 ACCOUNT_SIGNATURE_PREFIX = b"\x06\x00"
@@ -31,6 +31,8 @@ HOSTED_DEVICE_SIGNATURE_PREFIX = b"\x06\x06"
 
 E2EE = adv_pb2.E2EE
 HOSTED = adv_pb2.HOSTED
+
+_M = TypeVar("_M", bound=Message)
 
 
 class ADVVerificationError(PairingError):
@@ -43,7 +45,7 @@ class ADVVerificationError(PairingError):
         super().__init__(message)
 
 
-def _parse(message: Message, data: bytes, what: str) -> Message:
+def _parse(message: _M, data: bytes, what: str) -> _M:
     try:
         message.ParseFromString(data)
     except ProtobufDecodeError as exc:
@@ -136,77 +138,3 @@ def verify_pair_success(device_identity: bytes, adv_secret: bytes, identity: Key
         device_type=device.deviceType,
         reply_identity=encode_signed_identity(signed, include_signature_key=False),
     )
-
-
-# --- primary (phone) side -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SignedCompanion:
-    device_identity: bytes  # content of pair-success's <device-identity> (ADVSignedDeviceIdentityHMAC)
-    details: bytes  # serialized ADVDeviceIdentity
-    signed_identity: bytes  # serialized ADVSignedDeviceIdentity (without deviceSignature)
-    key_index: int
-
-
-def sign_companion(
-    account: KeyPair,
-    companion_identity_public: bytes,
-    adv_secret: bytes,
-    *,
-    raw_id: int,
-    key_index: int,
-    timestamp: int | None = None,
-    hosted: bool = False,
-    random64: bytes | None = None,
-) -> SignedCompanion:
-    """What the phone produces when it accepts a companion: identity, account signature and HMAC wrapper.
-
-    `raw_id` identifies the account's ADV key; `key_index` is the companion's index in the device list.
-    `random64` fixes the XEdDSA nonce for reproducible tests.
-    """
-    if len(companion_identity_public) != KEY_LENGTH:
-        raise PairingError(f"companion identity key must be {KEY_LENGTH} bytes, got {len(companion_identity_public)}")
-    encryption_type = HOSTED if hosted else E2EE
-    details = adv_pb2.ADVDeviceIdentity(
-        rawID=raw_id,
-        timestamp=int(time.time()) if timestamp is None else timestamp,
-        keyIndex=key_index,
-    )
-    if hosted:
-        details.accountType = encryption_type
-        details.deviceType = encryption_type
-    details_bytes = details.SerializeToString()
-    signature = xeddsa.sign(
-        account.private, account_signature_message(details_bytes, companion_identity_public, encryption_type), random64
-    )
-    signed = adv_pb2.ADVSignedDeviceIdentity(
-        details=details_bytes, accountSignatureKey=account.public, accountSignature=signature
-    ).SerializeToString()
-    wrapper = adv_pb2.ADVSignedDeviceIdentityHMAC(
-        details=signed, HMAC=identity_hmac(adv_secret, signed, encryption_type)
-    )
-    if hosted:
-        wrapper.accountType = encryption_type
-    return SignedCompanion(
-        device_identity=wrapper.SerializeToString(), details=details_bytes, signed_identity=signed, key_index=key_index
-    )
-
-
-def verify_device_signature(
-    reply_identity: bytes,
-    account_public: bytes,
-    companion_identity_public: bytes,
-    expected_details: bytes | None = None,
-) -> adv_pb2.ADVSignedDeviceIdentity:
-    """Check a companion's `<pair-device-sign>` identity: the details it signed (and, if given, that they are
-    the ones the phone issued) and its device signature made with the companion identity key."""
-    signed = _parse(adv_pb2.ADVSignedDeviceIdentity(), reply_identity, "pair-device-sign ADVSignedDeviceIdentity")
-    if expected_details is not None and not constant_time_equal(signed.details, expected_details):
-        raise ADVVerificationError("details", "pair-device-sign carries different device details than were issued")
-    if len(signed.deviceSignature) != 64:
-        raise ADVVerificationError("device-signature", "pair-device-sign has no 64-byte deviceSignature")
-    message = device_signature_message(signed.details, companion_identity_public, account_public)
-    if not xeddsa.verify(companion_identity_public, message, signed.deviceSignature):
-        raise ADVVerificationError("device-signature", "the companion's device signature is invalid")
-    return signed

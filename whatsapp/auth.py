@@ -31,6 +31,10 @@ class KeyType(StrEnum):
     LID_MAPPING = "lid-mapping"  # id: PN user (value LID user) or "<lid>_reverse"
     DEVICE_LIST = "device-list"  # id: user
     TC_TOKEN = "tctoken"  # id: JID
+    # Records the client enumerates through a bounded index (whatsapp/ring.py), never by listing a type:
+    INDEX = "index"  # id: "<ring>" (head) or "<ring>.<n>" (bucket); value: JSON
+    EVENT = "event"  # id: stable event id (whatsapp/eventlog.py); value: JSON, pending event or handled mark
+    SENT_MESSAGE = "sent-message"  # id: message id (whatsapp/sentstore.py); value: JSON
 
 
 class ConnectionStatus(StrEnum):

@@ -1,4 +1,7 @@
-"""The server's Noise certificate chain: verification (client side) and issuance (emulated server).
+"""The server's Noise certificate chain, as the client verifies it (the emulated server issues its chains with
+its own authority, whatsapp/testing/certauthority.py).
+
+See docs/protocol.md §Certificate chain.
 
 During the handshake the server proves that its static Noise key is vouched for by WhatsApp: the
 ServerHello payload decrypts to a `CertChain{leaf, intermediate}`. The intermediate is signed
@@ -19,7 +22,7 @@ from google.protobuf.message import DecodeError as ProtobufDecodeError
 from whatsapp import xeddsa
 from whatsapp.cipher import constant_time_equal
 from whatsapp.errors import CertificateError
-from whatsapp.keys import DJB_TYPE, KeyPair, strip_prefix
+from whatsapp.keys import DJB_TYPE
 from whatsapp.proto import cert_pb2
 
 WA_ROOT_PUBLIC_KEY = bytes.fromhex("142375574d0a587166aae71ebe516437c4a28b73e3695c6ce1f7f9545da8ee6b")
@@ -128,74 +131,3 @@ def verify_cert_chain(
     if not constant_time_equal(leaf.key, static):
         raise CertificateError("leaf certificate key does not match the server's static Noise key")
     return VerifiedChain(intermediate=intermediate, leaf=leaf)
-
-
-def _signed(details: CertificateDetails, signer: KeyPair) -> _Certificate:
-    data = details.to_bytes()
-    return _Certificate(details=data, signature=xeddsa.sign(signer.private, data))
-
-
-class CertificateAuthority:
-    """A root → intermediate hierarchy that issues leaf certificates for Noise static keys.
-
-    The emulated server uses it with a freshly generated root (tests point the client at
-    `root_public_key`); tests also use its knobs to build chains that must be rejected.
-    """
-
-    DEFAULT_INTERMEDIATE_LIFETIME = 365 * 24 * 3600
-    DEFAULT_LEAF_LIFETIME = 30 * 24 * 3600
-    BACKDATE = 24 * 3600  # tolerate clock skew between the emulator and the client
-
-    def __init__(
-        self,
-        root: KeyPair | None = None,
-        intermediate: KeyPair | None = None,
-        *,
-        intermediate_serial: int = 1,
-        intermediate_issuer_serial: int = WA_ROOT_ISSUER_SERIAL,
-        intermediate_not_before: int | None = None,
-        intermediate_not_after: int | None = None,
-    ) -> None:
-        self.root = root or KeyPair.generate()
-        self.intermediate_key = intermediate or KeyPair.generate()
-        now = int(time.time())
-        self.intermediate_details = CertificateDetails(
-            serial=intermediate_serial,
-            issuer_serial=intermediate_issuer_serial,
-            key=self.intermediate_key.public,
-            not_before=now - self.BACKDATE if intermediate_not_before is None else intermediate_not_before,
-            not_after=now + self.DEFAULT_INTERMEDIATE_LIFETIME
-            if intermediate_not_after is None
-            else intermediate_not_after,
-        )
-        self._intermediate_cert = _signed(self.intermediate_details, self.root)
-
-    def __repr__(self) -> str:
-        return f"CertificateAuthority(root={self.root_public_key.hex()[:16]}…)"
-
-    @property
-    def root_public_key(self) -> bytes:
-        return self.root.public
-
-    def issue_chain(
-        self,
-        static_public: bytes,
-        *,
-        leaf_serial: int | None = None,
-        leaf_issuer_serial: int | None = None,
-        not_before: int | None = None,
-        not_after: int | None = None,
-    ) -> bytes:
-        """A serialized CertChain whose leaf certifies `static_public` (raw 32 bytes or 0x05-prefixed)."""
-        now = int(time.time())
-        leaf_details = CertificateDetails(
-            serial=self.intermediate_details.serial + 1 if leaf_serial is None else leaf_serial,
-            issuer_serial=self.intermediate_details.serial if leaf_issuer_serial is None else leaf_issuer_serial,
-            key=strip_prefix(static_public),
-            not_before=now - self.BACKDATE if not_before is None else not_before,
-            not_after=now + self.DEFAULT_LEAF_LIFETIME if not_after is None else not_after,
-        )
-        chain = cert_pb2.CertChain(
-            leaf=_signed(leaf_details, self.intermediate_key), intermediate=self._intermediate_cert
-        )
-        return chain.SerializeToString()

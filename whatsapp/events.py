@@ -1,12 +1,16 @@
 """Events the client raises for applications, and the registry that delivers them.
 
-Handlers are registered with a decorator, aiogram / discord.py style::
+Handlers are registered with a decorator, aiogram / discord.py style, or with `add_handler`, which
+returns a function that removes the registration again::
 
-    @client.on(events.QR)
-    async def show(event: events.QR) -> None: ...
+    @client.on(events.MessageReceived)
+    async def got(event: events.MessageReceived) -> None: ...
+
+    unsubscribe = client.add_handler(events.QR, show_qr)
 
 A handler may be a coroutine function or a plain function. A handler that raises is logged and
 skipped: an application bug must never take down the connection, nor stop the other handlers.
+Subscribing to a class receives its subclasses too (`Event` receives everything).
 """
 
 from __future__ import annotations
@@ -14,12 +18,18 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar, cast, overload
 
 from loguru import logger
 
 from whatsapp.binary import Node
+from whatsapp.content import message_text
+from whatsapp.errors import MediaError
+from whatsapp.jid import JID
+from whatsapp.media_message import MediaDownloads, MediaInfo, media_info
+from whatsapp.proto import e2e_pb2
 from whatsapp.reconnect import Decision, DisconnectReason
 
 
@@ -150,46 +160,128 @@ class NodeReceived(Event):
     node: Node
 
 
-def __getattr__(name: str) -> Any:
-    """`events.MessageReceived` / `events.DecryptFailed`: they live in whatsapp.messages (which imports this
-    module), and are offered here too so every event class is reachable from one place."""
-    if name in ("MessageReceived", "DecryptFailed"):
-        from whatsapp import messages
+# ---- messages ---------------------------------------------------------------------------------------------
 
-        return getattr(messages, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+@dataclass(frozen=True, slots=True)
+class MessageReceived(Event):
+    """A decrypted message. `chat` is the conversation (group or other user), `sender` the author's device.
+
+    Emitted once per decrypted `<message>`, after its Signal records and this event were committed
+    together (the decrypted-event buffer) and before the delivery receipt leaves; emitted again, with
+    `redelivered=True`, when a process stopped before its handlers finished.
+    """
+
+    chat: JID
+    sender: JID
+    id: str
+    timestamp: int
+    push_name: str | None
+    from_me: bool
+    is_group: bool
+    offline: bool  # queued by the server while we were offline
+    message: e2e_pb2.Message  # unwrapped (deviceSentMessage/ephemeral/viewOnce removed)
+    sender_alt: JID | None = None  # the sender's other address (PN for a LID sender and vice versa)
+    stanza_type: str | None = None  # the envelope's `type` (text, media, reaction, ...)
+    # Stable across processes (whatsapp/eventlog.py): handlers that must act once key on it.
+    stable_id: str = ""
+    # Dispatched again from the decrypted-event buffer: an earlier process (or connection) may have
+    # handled it partly before it stopped (docs/architecture.md §The path of one message).
+    redelivered: bool = False
+    view_once: bool = False  # it came in a view-once wrapper (removed from `message`)
+    # Set by the client when the event is emitted (whatsapp/media_service.py); never stored.
+    media_source: MediaDownloads | None = field(default=None, repr=False, compare=False,
+                                                metadata={"transient": True})
+
+    @property
+    def text(self) -> str | None:
+        return message_text(self.message)
+
+    @property
+    def media(self) -> MediaInfo | None:
+        """The attachment (type, mimetype, size, caption, ...), or None for a message without one."""
+        return media_info(self.message, view_once=self.view_once)
+
+    @overload
+    async def download(self, path: None = None) -> bytes: ...
+
+    @overload
+    async def download(self, path: Path | str) -> Path: ...
+
+    async def download(self, path: Path | str | None = None) -> bytes | Path:
+        """The attachment, verified and decrypted: as bytes, or written to `path` (returned).
+
+        Raises a `whatsapp.errors.MediaError` (MediaTooLarge over the client's cap, MediaIntegrityError
+        for a corrupt blob, MediaRetryError when expired media could not be had again).
+        """
+        if self.media_source is None:
+            raise MediaError("this event was not emitted by a client, so it cannot download")
+        return await self.media_source.download_message(self, path)
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptFailed(Event):
+    """A message that could not be decrypted; `retry_count` retry receipts were sent for it so far."""
+
+    chat: JID
+    sender: JID
+    id: str
+    error: str
+    retry_count: int
+    gave_up: bool  # NACKed: no further retry will be asked for
+
+
+# ---- delivery -----------------------------------------------------------------------------------------------
 
 E = TypeVar("E", bound=Event)
-Handler = Callable[[Any], Awaitable[None] | None]
+HandlerResult = Awaitable[None] | None
+Unsubscribe = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # identity, not value: two equal registrations are two
+class _Subscription:
+    event_type: type[Event]
+    handler: Callable[[Event], object]
 
 
 class EventBus:
     """Maps event classes to handlers; dispatch matches subclasses (subscribe to `Event` for all)."""
 
     def __init__(self) -> None:
-        self._handlers: list[tuple[type[Event], Handler]] = []
+        self._subscriptions: list[_Subscription] = []
 
-    def on(self, event_type: type[E]) -> Callable[[Callable[[E], Any]], Callable[[E], Any]]:
-        if not (isinstance(event_type, type) and issubclass(event_type, Event)):
-            raise TypeError(f"on() takes an event class, got {event_type!r}")
+    def on(self, event_type: type[E]) -> Callable[[Callable[[E], HandlerResult]], Callable[[E], HandlerResult]]:
+        """Decorator form of `add_handler`; returns the handler unchanged."""
+        _check_event_type(event_type)
 
-        def register(handler: Callable[[E], Any]) -> Callable[[E], Any]:
+        def register(handler: Callable[[E], HandlerResult]) -> Callable[[E], HandlerResult]:
             self.add_handler(event_type, handler)
             return handler
 
         return register
 
-    def add_handler(self, event_type: type[Event], handler: Handler) -> None:
-        self._handlers.append((event_type, handler))
+    def add_handler(self, event_type: type[E], handler: Callable[[E], HandlerResult]) -> Unsubscribe:
+        """Call `handler(event)` for every event of `event_type`; returns the function that unsubscribes."""
+        _check_event_type(event_type)
+        # emit() only passes instances of event_type, so the narrower parameter type is safe here.
+        subscription = _Subscription(event_type, cast("Callable[[Event], object]", handler))
+        self._subscriptions.append(subscription)
 
-    def remove_handler(self, handler: Handler) -> None:
-        self._handlers = [(t, h) for t, h in self._handlers if h is not handler]
+        def unsubscribe() -> None:
+            if subscription in self._subscriptions:
+                self._subscriptions.remove(subscription)
+
+        return unsubscribe
+
+    def remove_handler(self, handler: Callable[[E], HandlerResult]) -> None:
+        """Remove every registration of `handler`, whatever its event type."""
+        self._subscriptions = [s for s in self._subscriptions if s.handler is not handler]
 
     async def emit(self, event: Event) -> None:
-        for event_type, handler in list(self._handlers):
-            if not isinstance(event, event_type):
+        for subscription in list(self._subscriptions):
+            if not isinstance(event, subscription.event_type):
                 continue
+            handler = subscription.handler
             try:
                 result = handler(event)
                 if inspect.isawaitable(result):
@@ -199,3 +291,8 @@ class EventBus:
             except Exception:
                 name = getattr(handler, "__qualname__", repr(handler))
                 logger.exception("event handler {} failed on {}", name, type(event).__name__)
+
+
+def _check_event_type(event_type: object) -> None:
+    if not (isinstance(event_type, type) and issubclass(event_type, Event)):
+        raise TypeError(f"expected an event class, got {event_type!r}")

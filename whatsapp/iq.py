@@ -12,27 +12,9 @@ import asyncio
 import secrets
 
 from whatsapp.binary import Node
-from whatsapp.errors import WhatsAppError
+from whatsapp.errors import IqError
 
 DEFAULT_IQ_TIMEOUT = 60.0
-
-
-class IqError(WhatsAppError):
-    """The server answered an IQ with `type="error"`."""
-
-    def __init__(self, code: int | None, text: str, node: Node | None = None) -> None:
-        self.code = code
-        self.text = text
-        self.node = node
-        super().__init__(f"iq error {code}: {text}")
-
-
-class IqTimeout(WhatsAppError):
-    """No answer to an IQ within its timeout."""
-
-
-class ConnectionGone(WhatsAppError):
-    """The connection closed while a request was waiting for its answer."""
 
 
 class IqTracker:

@@ -7,7 +7,8 @@ also accepted by `JID.parse`.
 
 The "domain type" is the byte an AD_JID carries in front of the device: 0 for phone-number users
 (`s.whatsapp.net`), 1 for `lid`, 128 for `hosted`, 129 for `hosted.lid`; for any other server the raw
-agent stands in that place (Baileys 7 semantics; Baileys 6 wrongly wrote 0 for hosted, see P11).
+agent stands in that place (Baileys 7 semantics; Baileys 6 wrongly wrote 0 for hosted, see
+docs/protocol.md §Client quirks).
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from whatsapp.errors import KeepaliveFailed
+
 
 @dataclass(frozen=True, slots=True)
 class KeepaliveTiming:
@@ -21,12 +23,6 @@ class KeepaliveTiming:
     response_timeout: float = 10.0
     # Nothing at all received for this long → dead, even if pings were never due (e.g. a stalled loop).
     max_silence: float = 45.0
-
-
-class KeepaliveFailed(Exception):
-    def __init__(self, detail: str) -> None:
-        self.detail = detail
-        super().__init__(detail)
 
 
 async def run_keepalive(

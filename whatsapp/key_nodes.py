@@ -1,4 +1,4 @@
-"""The stanza form of Signal key material (protocol-notes 5.2, 5.10): `<registration>`, `<type>`, `<key>`, `<skey>`.
+"""The stanza form of Signal key material: `<registration>`, `<type>`, `<key>`, `<skey>`.
 
 One builder for every place these nodes appear, so the prekey upload, the retry receipt's `<keys>` and the
 emulator's bundle and digest answers cannot drift apart: key ids travel as 3 big-endian bytes, registration

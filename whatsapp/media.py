@@ -1,5 +1,7 @@
 """Media encryption: per-type key expansion, encrypt for upload, verify-and-decrypt after download.
 
+See docs/protocol.md §Media keys.
+
 A 32-byte random media key expands with HKDF-SHA256 (no salt, info "WhatsApp <Kind> Keys", 112 bytes) into
 iv(16) | cipherKey(32) | macKey(32) | refKey(32). The uploaded body is AES-256-CBC(plaintext) || mac10 where
 mac10 = HMAC-SHA256(macKey, iv || ciphertext)[:10]. fileSha256 hashes the plaintext, fileEncSha256 the body.

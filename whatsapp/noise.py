@@ -1,8 +1,9 @@
 """The WhatsApp Web connection layer below the binary codec: framing and the Noise XX handshake.
 
 Sans-I/O: nothing here touches a socket. The connection code feeds received WebSocket message
-bytes into a `FrameReader`, hands complete frames to the handshake objects or the transport, and
-sends the bytes they return.
+bytes into a `FrameReader`, hands complete frames to the handshake object or the transport, and
+sends the bytes they return. This is the client's (initiator's) side only; the emulated server's
+responder is written separately (whatsapp/testing/noise_responder.py), so the two check each other.
 
 Flow (initiator = client, responder = server; `frame(x)` is a u24 big-endian length + x):
 
@@ -11,7 +12,7 @@ Flow (initiator = client, responder = server; `frame(x)` is a u24 big-endian len
     client -> frame(HandshakeMessage{clientFinish{enc(noise key), enc(ClientPayload)}})
     both   -> frame(AES-GCM(transport plaintext)) ...
 
-The handshake is Noise_XX_25519_AESGCM_SHA256 with WhatsApp's twists (protocol-notes 1.4): the
+The handshake is Noise_XX_25519_AESGCM_SHA256 with WhatsApp's twists (docs/protocol.md §Handshake): the
 32-byte protocol name is used unhashed as h and ck, the prologue is the 4-byte WA header, and
 one nonce counter serves both directions during the handshake, reset by every MixKey.
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from loguru import logger
@@ -65,24 +65,17 @@ class FrameReader:
     """Reassembles frames from a byte stream that arrives in arbitrary chunks.
 
     One WebSocket message may hold several frames or part of one, so `feed` buffers and returns
-    every frame completed so far (payloads without their length prefix).
-
-    With `server_side=True` the reader first consumes what a client sends once before its first
-    frame: the optional routing prefix (`routing_info` afterwards holds its bytes) and the 4-byte
-    intro header (`header` afterwards). The header must start with "WA"; checking its version is
-    the handshake's job, because the header is also the Noise prologue.
+    every frame completed so far (payloads without their length prefix). The server sends no intro
+    header, so every byte belongs to a frame.
 
     After a DecodeError the stream is out of sync for good: every later `feed` raises again.
     """
 
-    def __init__(self, *, server_side: bool = False, max_frame_size: int = MAX_FRAME_SIZE) -> None:
+    def __init__(self, *, max_frame_size: int = MAX_FRAME_SIZE) -> None:
         self._buffer = bytearray()
-        self._need_intro = server_side
         self._max_frame_size = max_frame_size
         self._error: DecodeError | None = None
         self._consumed = 0  # stream offset of _buffer[0], for error messages
-        self.header: bytes | None = None
-        self.routing_info: bytes | None = None
 
     @property
     def buffered(self) -> int:
@@ -94,40 +87,10 @@ class FrameReader:
             raise DecodeError(f"frame stream already failed: {self._error.reason}", self._error.offset)
         self._buffer += data
         try:
-            if self._need_intro and not self._read_intro():
-                return []
             return self._read_frames()
         except DecodeError as exc:
             self._error = exc
             raise
-
-    def _read_intro(self) -> bool:
-        buf = self._buffer
-        start = 0
-        if len(buf) < 2:
-            return False
-        if buf[:2] == b"ED":
-            if len(buf) < 7:
-                return False
-            if buf[:4] != ROUTING_PREFIX_MAGIC:
-                raise DecodeError(f"bad routing prefix {bytes(buf[:4]).hex()}", self._consumed)
-            routing_length = int.from_bytes(buf[4:7], "big")
-            start = 7 + routing_length
-            if len(buf) < start + 2:
-                return False
-        if buf[start : start + 2] != b"WA":
-            raise DecodeError(
-                f"stream does not start with the WA intro header: {bytes(buf[start : start + 2])!r}", start
-            )
-        if len(buf) < start + len(WA_HEADER):
-            return False
-        self.routing_info = bytes(buf[7:start]) if start else None
-        self.header = bytes(buf[start : start + len(WA_HEADER)])
-        consumed = start + len(WA_HEADER)
-        del buf[:consumed]
-        self._consumed += consumed
-        self._need_intro = False
-        return True
 
     def _read_frames(self) -> list[bytes]:
         buf = self._buffer
@@ -234,11 +197,10 @@ class _SymmetricState:
         self.mix_hash(ciphertext)  # the ciphertext, never the plaintext
         return plaintext
 
-    def split(self, initiator: bool) -> NoiseTransport:
+    def split(self) -> NoiseTransport:
         out = hkdf_sha256(b"", 64, salt=self.chaining_key)
-        first, second = out[:32], out[32:]
-        # The initiator writes with the first half; the responder reads with it.
-        return NoiseTransport(first, second) if initiator else NoiseTransport(second, first)
+        # The initiator (we) writes with the first half and reads with the second.
+        return NoiseTransport(out[:32], out[32:])
 
 
 def _parse_handshake(payload: bytes, expected: str) -> wa6_pb2.HandshakeMessage:
@@ -334,81 +296,4 @@ class ClientHandshake:
         )
         self._step = "done"
         logger.debug("noise handshake complete (client)")
-        return encode_frame(finish.SerializeToString()), state.split(initiator=True)
-
-
-@dataclass(slots=True)
-class ClientFinished:
-    """What the responder learns from clientFinish."""
-
-    client_static: bytes  # the client's long-term Noise public key (32 bytes)
-    client_payload: bytes  # serialized ClientPayload
-    transport: NoiseTransport
-
-    def __repr__(self) -> str:
-        return f"ClientFinished(client_static={self.client_static.hex()[:16]}…, payload={len(self.client_payload)}B)"
-
-
-class ServerHandshake:
-    """The responder side (the emulated server).
-
-    1. `process_client_hello(frame)` with the first frame's payload -> serverHello frame bytes to send.
-    2. `process_client_finish(frame)` -> ClientFinished(client_static, client_payload, transport).
-
-    `prologue` is the intro header the client sent (`FrameReader.header`); only WA_HEADER is spoken.
-    """
-
-    def __init__(
-        self,
-        static_key: KeyPair,
-        cert_chain: bytes,
-        *,
-        prologue: bytes = WA_HEADER,
-        ephemeral: KeyPair | None = None,
-    ) -> None:
-        if prologue != WA_HEADER:
-            raise HandshakeError(f"unsupported intro header {prologue.hex()} (only {WA_HEADER.hex()} is spoken)")
-        self._static_key = static_key
-        self._cert_chain = cert_chain
-        self._ephemeral = ephemeral or KeyPair.generate()
-        self._state = _SymmetricState(prologue)
-        self._client_ephemeral = b""
-        self._step = "client_hello"
-
-    def _expect(self, step: str) -> None:
-        if self._step != step:
-            raise HandshakeError(f"server handshake is at step {self._step!r}, not {step!r}")
-
-    def process_client_hello(self, payload: bytes) -> bytes:
-        self._expect("client_hello")
-        self._step = "failed"
-        hello = _parse_handshake(payload, "clientHello").clientHello
-        self._client_ephemeral = _require(hello.ephemeral, KEY_SIZE, "clientHello ephemeral key")
-        state = self._state
-        state.mix_hash(self._client_ephemeral)
-        state.mix_hash(self._ephemeral.public)
-        state.mix_dh(self._ephemeral, self._client_ephemeral, "client ephemeral key")
-        encrypted_static = state.encrypt_and_hash(self._static_key.public)
-        state.mix_dh(self._static_key, self._client_ephemeral, "client ephemeral key")
-        encrypted_certs = state.encrypt_and_hash(self._cert_chain)
-        reply = wa6_pb2.HandshakeMessage(
-            serverHello=wa6_pb2.HandshakeMessage.ServerHello(
-                ephemeral=self._ephemeral.public, static=encrypted_static, payload=encrypted_certs
-            )
-        )
-        self._step = "client_finish"
-        return encode_frame(reply.SerializeToString())
-
-    def process_client_finish(self, payload: bytes) -> ClientFinished:
-        self._expect("client_finish")
-        self._step = "failed"
-        finish = _parse_handshake(payload, "clientFinish").clientFinish
-        encrypted_static = _require(finish.static, KEY_SIZE + TAG_SIZE, "clientFinish static key")
-        encrypted_payload = _require(finish.payload, None, "clientFinish payload")
-        state = self._state
-        client_static = state.decrypt_and_hash(encrypted_static, "client static key")
-        state.mix_dh(self._ephemeral, client_static, "client static key")
-        client_payload = state.decrypt_and_hash(encrypted_payload, "client payload")
-        self._step = "done"
-        logger.debug("noise handshake complete (server)")
-        return ClientFinished(client_static, client_payload, state.split(initiator=False))
+        return encode_frame(finish.SerializeToString()), state.split()

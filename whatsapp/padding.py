@@ -1,4 +1,4 @@
-"""WhatsApp's random padding of serialized `Message` protobufs before Signal encryption (enc v="2").
+"""WhatsApp's random padding of serialized `Message` protobufs before Signal encryption (docs/protocol.md §Padding).
 
 n bytes each equal to n are appended. Baileys pads 1..16, whatsmeow 1..15; we pad 1..16 like Baileys, and on
 unpad require all n trailing bytes to equal n (whatsmeow's stricter check), which both senders satisfy.

@@ -1,12 +1,11 @@
-"""Pairing-code ("link with phone number") cryptography, for both ends.
+"""Pairing-code ("link with phone number") cryptography, the companion's side (docs/protocol.md §Pairing code).
 
 Companion (this client): `start_companion` makes the 8-character code and wraps its ephemeral public key for
 `companion_hello`; `companion_finish` unwraps the phone's ephemeral from the `link_code_companion_reg`
 notification, builds the 156-byte wrapped key bundle for `companion_finish` and derives the adv secret that
 replaces the one generated at install time.
 
-Primary phone (the emulator): `primary_hello` unwraps the companion's ephemeral and wraps its own;
-`primary_finish` decrypts and checks the key bundle and derives the same adv secret.
+The primary phone's side is the emulator's, written independently in whatsapp/testing/phone_link_code.py.
 
 Randomness can be injected through keyword parameters so tests can reproduce exact bytes.
 """
@@ -16,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from whatsapp.cipher import aes_ctr, aes_gcm_decrypt, aes_gcm_encrypt, constant_time_equal, hkdf_sha256, pbkdf2_sha256
+from whatsapp.cipher import aes_ctr, aes_gcm_encrypt, hkdf_sha256, pbkdf2_sha256
 from whatsapp.errors import CryptoError, PairingError
 from whatsapp.keys import KEY_LENGTH, KeyPair
 
@@ -176,69 +175,3 @@ def companion_finish(
         companion_identity_public=identity.public,
         adv_secret=derive_adv_secret(ephemeral_shared, identity_shared, adv_random),
     )
-
-
-# --- primary (phone) side -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PrimaryHello:
-    companion_ephemeral_public: bytes
-    ephemeral: KeyPair  # the phone's own pairing ephemeral
-    wrapped_ephemeral: bytes  # content of <link_code_pairing_wrapped_primary_ephemeral_pub>
-
-    def __repr__(self) -> str:
-        return "PrimaryHello(…)"
-
-
-def primary_hello(
-    code: str,
-    wrapped_companion_ephemeral: bytes,
-    *,
-    ephemeral: KeyPair | None = None,
-    salt: bytes | None = None,
-    iv: bytes | None = None,
-) -> PrimaryHello:
-    """The phone, once the user typed `code`: recover the companion's ephemeral, wrap our own."""
-    code = normalize_pairing_code(code)
-    companion_ephemeral = unwrap_ephemeral(code, wrapped_companion_ephemeral)
-    ephemeral = ephemeral or KeyPair.generate()
-    return PrimaryHello(companion_ephemeral, ephemeral, wrap_ephemeral(code, ephemeral.public, salt=salt, iv=iv))
-
-
-def primary_finish(
-    hello: PrimaryHello,
-    primary_identity: KeyPair,
-    wrapped_key_bundle: bytes,
-    companion_identity_public: bytes,
-) -> bytes:
-    """Decrypt and check the companion's key bundle; return the adv secret both sides now share.
-
-    Raises PairingError when the bundle does not decrypt (wrong code, tampering) or names other keys than
-    the ones this exchange is about.
-    """
-    if len(wrapped_key_bundle) != WRAPPED_KEY_BUNDLE_LENGTH:
-        raise PairingError(
-            f"wrapped key bundle must be {WRAPPED_KEY_BUNDLE_LENGTH} bytes, got {len(wrapped_key_bundle)}"
-        )
-    if len(companion_identity_public) != KEY_LENGTH:
-        raise PairingError(f"companion identity key must be {KEY_LENGTH} bytes, got {len(companion_identity_public)}")
-    try:
-        ephemeral_shared = hello.ephemeral.shared_secret(hello.companion_ephemeral_public)
-    except CryptoError as exc:
-        raise PairingError(f"pairing code key agreement failed (wrong code?): {exc}") from None
-    salt, nonce, ciphertext = wrapped_key_bundle[:32], wrapped_key_bundle[32:44], wrapped_key_bundle[44:]
-    try:
-        bundle = aes_gcm_decrypt(_bundle_key(ephemeral_shared, salt), nonce, ciphertext)
-    except CryptoError:
-        raise PairingError("key bundle does not decrypt: wrong pairing code or tampered bundle") from None
-    bundled_companion, bundled_primary, adv_random = bundle[:32], bundle[32:64], bundle[64:]
-    if not constant_time_equal(bundled_companion, companion_identity_public):
-        raise PairingError("key bundle names a different companion identity key than companion_identity_public")
-    if not constant_time_equal(bundled_primary, primary_identity.public):
-        raise PairingError("key bundle names a different primary identity key than ours")
-    try:
-        identity_shared = primary_identity.shared_secret(companion_identity_public)
-    except CryptoError as exc:
-        raise PairingError(f"companion identity key is unusable: {exc}") from None
-    return derive_adv_secret(ephemeral_shared, identity_shared, adv_random)

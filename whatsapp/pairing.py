@@ -1,24 +1,30 @@
-"""Linking a new companion device: pure functions over nodes and credentials (no I/O).
+"""Linking a new companion device: pure functions and state machines over nodes and credentials (no I/O).
 
-- `pair-device` (QR refs) → the ack to send, the refs, and the QR rotation schedule.
+- `pair-device` (QR refs) → the ack to send, the refs, and the QR rotation (`QrRotation`).
 - Pairing code: the `companion_hello` IQ, then the `link_code_companion_reg` notification → the
   `companion_finish` IQ and the adv secret that replaces the install-time one.
 - `pair-success` → verified for real (`whatsapp.adv`: HMAC with the adv secret and the account
   signature); a forged one yields the error reply and never any credentials; a genuine one yields
   the new credentials, the keys to store with them, and the `pair-device-sign` reply.
+
+`PairingSession` holds one connection's pairing state and says which step may follow which; the
+asyncio side (sending, timers, events) is whatsapp/pairing_flow.py. Shapes as whatsmeow `pair.go`,
+`pair-code.go` and Baileys `src/Socket/socket.ts` (requestPairingCode) / `src/Utils/validate-connection.ts`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from whatsapp import adv
 from whatsapp.addressing import mapping_records
 from whatsapp.auth import KeyType
 from whatsapp.binary import Node
+from whatsapp.binary.node import AttrValue
 from whatsapp.creds import Credentials
-from whatsapp.errors import DecodeError, PairingError
+from whatsapp.errors import DecodeError, PairingError, PairRejected
 from whatsapp.jid import JID, SERVER_JID
 from whatsapp.keys import prefixed
 from whatsapp.pair_code import CompanionFinish, CompanionHello, companion_finish
@@ -34,14 +40,14 @@ def qr_schedule(ref_count: int, first: float = FIRST_QR_TIMEOUT, following: floa
 
 def result_iq(request: Node, content: list[Node] | None = None) -> Node:
     """`<iq type="result" id=.. to=s.whatsapp.net>` answering a server request."""
-    attrs: dict = {"to": SERVER_JID, "type": "result", "id": request.attr_str("id", "")}
+    attrs: dict[str, AttrValue] = {"to": SERVER_JID, "type": "result", "id": request.attr_str("id", "") or ""}
     return Node("iq", attrs, content)
 
 
 def error_iq(request: Node, code: int, text: str) -> Node:
     return Node(
         "iq",
-        {"to": SERVER_JID, "type": "error", "id": request.attr_str("id", "")},
+        {"to": SERVER_JID, "type": "error", "id": request.attr_str("id", "") or ""},
         [Node("error", {"code": str(code), "text": text})],
     )
 
@@ -52,10 +58,40 @@ def parse_pair_device(node: Node) -> list[bytes]:
     if pair_device is None:
         raise DecodeError("iq has no <pair-device>")
     refs = [ref.content_bytes for ref in pair_device.children_by_tag("ref")]
-    refs = [ref for ref in refs if ref]
-    if not refs:
+    found = [ref for ref in refs if ref]
+    if not found:
         raise DecodeError("<pair-device> carries no refs")
-    return refs
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class QrShow:
+    """Show the QR of `ref` for `timeout` seconds (it replaces the previous one)."""
+
+    ref: bytes = field(repr=False)
+    index: int
+    total: int
+    timeout: float
+
+
+class QrRotation:
+    """The refs of one `pair-device`, shown one after the other; `next()` is None once all are used up."""
+
+    def __init__(self, refs: list[bytes], first: float = FIRST_QR_TIMEOUT, following: float = NEXT_QR_TIMEOUT) -> None:
+        self._refs = list(refs)
+        self._schedule = qr_schedule(len(refs), first, following)
+        self._position = 0
+
+    def next(self) -> QrShow | None:
+        if self._position >= len(self._refs):
+            return None
+        index = self._position
+        self._position += 1
+        return QrShow(self._refs[index], index, len(self._refs), self._schedule[index])
+
+    @property
+    def exhausted(self) -> bool:
+        return self._position >= len(self._refs)
 
 
 # ---- pairing code ---------------------------------------------------------------------------------------
@@ -166,14 +202,6 @@ class PairOutcome:
     business_name: str | None
 
 
-class PairRejected(PairingError):
-    """pair-success did not verify; `reply` is the error IQ to send; nothing may be stored."""
-
-    def __init__(self, message: str, reply: Node) -> None:
-        self.reply = reply
-        super().__init__(message)
-
-
 def handle_pair_success(node: Node, creds: Credentials) -> PairOutcome:
     """Verify `<iq><pair-success>` against our credentials; raise PairRejected when forged."""
     success = node.child("pair-success")
@@ -182,10 +210,10 @@ def handle_pair_success(node: Node, creds: Credentials) -> PairOutcome:
     identity_node = success.child("device-identity")
     device = success.child("device")
     container = identity_node.content_bytes if identity_node is not None else None
-    if not container or device is None or device.attr("jid") is None:
+    me_jid = device.attr_jid("jid") if device is not None else None
+    if not container or device is None or me_jid is None:
         raise PairRejected("pair-success lacks device-identity or device jid", error_iq(node, 400, "bad-request"))
-    me_jid = device.attr_jid("jid")
-    lid_jid = device.attr_jid("lid") if device.attr("lid") is not None else None
+    lid_jid = device.attr_jid("lid")
     platform_node = success.child("platform")
     platform = platform_node.attr_str("name") if platform_node is not None else None
     biz_node = success.child("biz")
@@ -222,3 +250,74 @@ def handle_pair_success(node: Node, creds: Credentials) -> PairOutcome:
         keys.append((KeyType.IDENTITY, JID(lid_jid.user, lid_jid.server).signal_address, account_key))
         keys.extend(mapping_records(me_jid.user, lid_jid.user))
     return PairOutcome(new_creds, keys, reply, platform, business_name)
+
+
+# ---- one connection's pairing ---------------------------------------------------------------------------
+
+
+class PairingStep(StrEnum):
+    IDLE = "idle"  # nothing asked yet (or a logged-in connection)
+    SHOWING_QR = "showing_qr"  # refs received; QRs rotate until a scan or until they run out
+    CODE_REQUESTED = "code_requested"  # companion_hello sent, waiting for the server's ref
+    CODE_SHOWN = "code_shown"  # the code is on screen; waiting for the phone
+    CODE_CONFIRMED = "code_confirmed"  # the phone accepted the code; companion_finish sent
+    PAIRED = "paired"  # a verified pair-success was stored; the 515 restart follows
+
+
+class PairingSession:
+    """The pairing state of one connection (a new connection starts a new session). No I/O.
+
+    QR and pairing code run side by side (the server sends refs either way; with a phone number the
+    QRs are not shown). Each method checks that its step may come now and returns what to send.
+    """
+
+    def __init__(self) -> None:
+        self.step = PairingStep.IDLE
+        self.rotation: QrRotation | None = None
+        self.hello: CompanionHello | None = None
+        self.ref: bytes | None = None
+        self.adv_secret: bytes | None = None  # from the pairing-code exchange; keys pair-success's HMAC
+
+    def on_pair_device(self, node: Node, first: float, following: float) -> tuple[Node, QrRotation]:
+        """The server's refs: the result to send and the new rotation (it replaces any earlier one)."""
+        refs = parse_pair_device(node)
+        self.rotation = QrRotation(refs, first, following)
+        if self.step is PairingStep.IDLE:
+            self.step = PairingStep.SHOWING_QR
+        return result_iq(node), self.rotation
+
+    def code_requested(self, hello: CompanionHello) -> None:
+        self._expect_not(PairingStep.PAIRED, "a pairing code request")
+        self.hello = hello
+        self.step = PairingStep.CODE_REQUESTED
+
+    def on_hello_answer(self, answer: Node) -> str:
+        """The answer to companion_hello: the code to show."""
+        if self.step is not PairingStep.CODE_REQUESTED or self.hello is None:
+            raise PairingError(f"companion_hello answer while {self.step.value}")
+        self.ref = pairing_ref_from_hello_result(answer)
+        self.step = PairingStep.CODE_SHOWN
+        return self.hello.code
+
+    def on_link_code(self, notification: Node, creds: Credentials, phone_number: str, iq_id: str) -> CodePairingStep:
+        """The phone accepted our code: the companion_finish IQ (and the new adv secret, kept here)."""
+        if self.hello is None or self.step not in (PairingStep.CODE_REQUESTED, PairingStep.CODE_SHOWN):
+            raise PairingError(f"link_code_companion_reg notification while {self.step.value}")
+        step = handle_link_code_notification(notification, self.hello, self.ref, creds, phone_number, iq_id)
+        self.adv_secret = step.adv_secret
+        self.step = PairingStep.CODE_CONFIRMED
+        return step
+
+    def on_pair_success(self, node: Node, creds: Credentials) -> PairOutcome:
+        """Verify pair-success (with the code's adv secret when the code was used); PairRejected when forged."""
+        self._expect_not(PairingStep.PAIRED, "a second pair-success")
+        if self.adv_secret is not None:
+            creds = dataclasses.replace(creds, adv_secret_key=self.adv_secret)
+        outcome = handle_pair_success(node, creds)
+        self.step = PairingStep.PAIRED
+        self.rotation = None
+        return outcome
+
+    def _expect_not(self, step: PairingStep, what: str) -> None:
+        if self.step is step:
+            raise PairingError(f"{what} while {self.step.value}")

@@ -1,7 +1,9 @@
 """The ClientPayload sent inside the Noise ClientFinish: registration (new device) and login (paired device).
 
-Sans-I/O: builders turn `Credentials` + `DeviceConfig` into a `wa6_pb2.ClientPayload`; `parse_client_payload`
-turns the bytes back into plain records (what the emulated server needs to register or log a device in).
+See docs/protocol.md §Client payload.
+
+Sans-I/O: builders turn `Credentials` + `DeviceConfig` into a `wa6_pb2.ClientPayload`. Reading one back is
+the server's job: the emulator has its own parser (whatsapp/testing/client_payload.py).
 Field choices follow Baileys 7's `generateRegistrationNode` / `generateLoginNode` so that the server sees the
 same thing from us as from a Baileys client configured the same way.
 """
@@ -10,22 +12,22 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import cast
 
-from google.protobuf.message import DecodeError as ProtobufDecodeError
-
-from whatsapp import xeddsa
 from whatsapp.creds import Credentials
-from whatsapp.errors import DecodeError, EncodeError
+from whatsapp.errors import EncodeError
 from whatsapp.jid import JID
 from whatsapp.key_nodes import encode_key_id, encode_registration_id
-from whatsapp.keys import DJB_TYPE, KEY_LENGTH, prefixed
+from whatsapp.keys import DJB_TYPE
 from whatsapp.proto import companion_reg_pb2, wa6_pb2
 
 ClientPayload = wa6_pb2.ClientPayload
 DeviceProps = companion_reg_pb2.DeviceProps
 
 # WA Web's client_revision the version triple ends with; the server answers 405 to builds that are too old.
-DEFAULT_VERSION: tuple[int, int, int] = (2, 3000, 1035194821)
+# The newest build we could establish (whatsmeow `store/clientpayload.go`, 2026-08-20); at run time the
+# client renews it by itself (whatsapp/version.py, docs/protocol.md §Version renewal).
+DEFAULT_VERSION: tuple[int, int, int] = (2, 3000, 1045649367)
 
 # Companion web client types, as put in the QR string and in companion_platform_id (Baileys 7 / whatsmeow).
 WEB_CLIENT_TYPES: dict[str, str] = {
@@ -77,8 +79,10 @@ class DeviceConfig:
     browser: str = "Chrome"
     os_version: str = "14.4.1"
     # DeviceProps.PlatformType; None derives it from `browser` the way Baileys does.
-    platform_type: int | None = None
+    platform_type: DeviceProps.PlatformType | None = None
     device_props_version: tuple[int, int, int] = (10, 15, 7)
+    # Our push name override (the bot's WA_PUSH_NAME): sent with our presence (whatsapp/presence.py), never in
+    # the ClientPayload, where neither reference client puts one.
     push_name: str | None = None
     country_code: str = "US"
     language: str = "en"
@@ -88,8 +92,8 @@ class DeviceConfig:
     login_passive: bool = True
     login_pull: bool = True
     lid_db_migrated: bool = False
-    connect_type: int = ClientPayload.WIFI_UNKNOWN
-    connect_reason: int = ClientPayload.USER_ACTIVATED
+    connect_type: ClientPayload.ConnectType = ClientPayload.WIFI_UNKNOWN
+    connect_reason: ClientPayload.ConnectReason = ClientPayload.USER_ACTIVATED
 
     def __post_init__(self) -> None:
         if len(self.version) != 3 or not all(isinstance(v, int) and 0 <= v < 2**32 for v in self.version):
@@ -100,13 +104,14 @@ class DeviceConfig:
         return "android" in self.browser.lower()
 
     @property
-    def resolved_platform_type(self) -> int:
+    def resolved_platform_type(self) -> DeviceProps.PlatformType:
         if self.platform_type is not None:
             return self.platform_type
         if self.browser.upper() == "ANDROID":
             return DeviceProps.ANDROID_PHONE
         try:
-            return DeviceProps.PlatformType.Value(self.browser.upper())
+            # The stubs type EnumTypeWrapper.Value as a bare int; it is a member of this enum.
+            return cast(DeviceProps.PlatformType, DeviceProps.PlatformType.Value(self.browser.upper()))
         except ValueError:
             return DeviceProps.CHROME
 
@@ -150,8 +155,6 @@ def _common_payload(config: DeviceConfig) -> ClientPayload:
         if config.sync_full_history and config.browser == "Desktop":
             sub_platform = _DESKTOP_SUB_PLATFORMS.get(config.os_name, sub_platform)
         payload.webInfo.webSubPlatform = sub_platform
-    if config.push_name:
-        payload.pushName = config.push_name
     return payload
 
 
@@ -202,92 +205,3 @@ def build_login_payload(creds: Credentials, config: DeviceConfig) -> ClientPaylo
 def build_client_payload(creds: Credentials, config: DeviceConfig) -> ClientPayload:
     """Login payload when the credentials are paired, registration payload otherwise."""
     return build_login_payload(creds, config) if creds.paired else build_registration_payload(creds, config)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Parsing (the server side: the emulator reads what a client sent)
-
-
-@dataclass(frozen=True, slots=True)
-class RegistrationData:
-    registration_id: int
-    identity_public: bytes  # raw 32 bytes
-    signed_prekey_id: int
-    signed_prekey_public: bytes  # raw 32 bytes
-    signed_prekey_signature: bytes  # 64 bytes
-    build_hash: bytes
-    device_props: DeviceProps
-
-    def signed_prekey_valid(self) -> bool:
-        """Whether the signed prekey's XEdDSA signature (over 0x05 || key) verifies under the identity key."""
-        return xeddsa.verify(self.identity_public, prefixed(self.signed_prekey_public), self.signed_prekey_signature)
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedClientPayload:
-    payload: ClientPayload
-    registration: RegistrationData | None  # set for a registration payload
-    username: int | None  # phone number, set for a login payload
-    device: int | None
-
-    @property
-    def is_registration(self) -> bool:
-        return self.registration is not None
-
-    @property
-    def version(self) -> tuple[int, int, int]:
-        v = self.payload.userAgent.appVersion
-        return (v.primary, v.secondary, v.tertiary)
-
-    @property
-    def push_name(self) -> str | None:
-        return self.payload.pushName if self.payload.HasField("pushName") else None
-
-    @property
-    def passive(self) -> bool:
-        return self.payload.passive
-
-
-def _fixed(data: bytes, length: int, name: str) -> bytes:
-    if len(data) != length:
-        raise DecodeError(f"ClientPayload devicePairingData.{name} must be {length} bytes, got {len(data)}")
-    return data
-
-
-def parse_client_payload(data: bytes) -> ParsedClientPayload:
-    """Decode ClientPayload bytes into a registration or a login; DecodeError names what is malformed."""
-    payload = ClientPayload()
-    try:
-        payload.ParseFromString(data)
-    except ProtobufDecodeError as exc:
-        raise DecodeError(f"ClientPayload is not a valid protobuf: {exc}") from None
-    if payload.HasField("devicePairingData"):
-        reg = payload.devicePairingData
-        key_type = _fixed(reg.eKeytype, 1, "eKeytype")
-        if key_type[0] != DJB_TYPE:
-            raise DecodeError(f"ClientPayload devicePairingData.eKeytype is 0x{key_type[0]:02x}, expected 0x05")
-        props = DeviceProps()
-        try:
-            props.ParseFromString(reg.deviceProps)
-        except ProtobufDecodeError as exc:
-            raise DecodeError(
-                f"ClientPayload devicePairingData.deviceProps is not a valid DeviceProps: {exc}"
-            ) from None
-        registration = RegistrationData(
-            registration_id=int.from_bytes(_fixed(reg.eRegid, 4, "eRegid"), "big"),
-            identity_public=_fixed(reg.eIdent, KEY_LENGTH, "eIdent"),
-            signed_prekey_id=int.from_bytes(_fixed(reg.eSkeyID, 3, "eSkeyID"), "big"),
-            signed_prekey_public=_fixed(reg.eSkeyVal, KEY_LENGTH, "eSkeyVal"),
-            signed_prekey_signature=_fixed(reg.eSkeySig, 64, "eSkeySig"),
-            build_hash=reg.buildHash,
-            device_props=props,
-        )
-        return ParsedClientPayload(payload=payload, registration=registration, username=None, device=None)
-    if not payload.HasField("username"):
-        raise DecodeError("ClientPayload has neither devicePairingData (registration) nor username (login)")
-    return ParsedClientPayload(
-        payload=payload,
-        registration=None,
-        username=payload.username,
-        device=payload.device if payload.HasField("device") else 0,
-    )

@@ -1,6 +1,6 @@
 """One-time prekeys: how many to upload, generating them safely, and the upload stanza. No I/O.
 
-Rules (protocol-notes §5.2, field-notes §2.3 (h)):
+Rules (docs/protocol.md §Prekeys; whatsmeow `prekeys.go`, Baileys `uploadPreKeysToServerIfRequired`):
 - The first upload of a device sends a large batch; afterwards the pool is refilled to a target
   whenever the server's count falls below a low-water mark (not only at 0, Baileys #2643), and
   when the server pushes `<notification type="encrypt"><count value=N/>`.
@@ -50,7 +50,7 @@ def plan_upload(creds: Credentials, server_count: int) -> PrekeyPlan:
 
 def _id_range(first: int, end: int) -> list[int]:
     """Ids from `first` up to (not including) `end`, across the 24-bit wrap."""
-    ids = []
+    ids: list[int] = []
     current = first
     while current != end and len(ids) <= MAX_PREKEY_ID:
         ids.append(current)

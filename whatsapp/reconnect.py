@@ -5,7 +5,7 @@
 QR refs used up) have their own constructors. `ReconnectPolicy.decide(reason)` maps a reason to
 a `Decision`: reconnect after a delay, or stop, with the log level the event deserves.
 
-The rules (protocol-notes §6, field-notes §2.3 (c)–(g)):
+The rules (docs/protocol.md §Disconnect codes; Baileys `src/Socket/socket.ts`, whatsmeow `connectionevents.go`):
 - 515 restart: reconnect now, no backoff, not a failure.
 - 428 / 408 / 500 / 503 / network errors / keepalive silence: exponential backoff with full jitter,
   1 s doubling up to 60 s, reset when a connection opens.
@@ -138,6 +138,17 @@ def reason_from_failure(node: Node) -> DisconnectReason:
     return DisconnectReason(DisconnectKind.FATAL, code, f"login failure {code}")
 
 
+def classify_end(reason: DisconnectReason, *, was_paired: bool, stop_requested: bool) -> DisconnectReason:
+    """The reason the supervisor acts on, given what the connection was doing when it ended."""
+    if not was_paired and reason.kind is DisconnectKind.LOGGED_OUT:
+        # A registering connection has no session to lose: the server refused this pairing attempt
+        # (e.g. after we rejected a forged pair-success). Retry later.
+        reason = DisconnectReason(DisconnectKind.TRANSIENT, reason.code, f"pairing refused ({reason.text})")
+    if stop_requested and reason.kind is not DisconnectKind.LOGGED_OUT:
+        return DisconnectReason.closed_by_user()  # whatever happened while closing, the app asked for it
+    return reason
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     action: Action
@@ -180,7 +191,7 @@ class ReconnectPolicy:
         self.failures = 0
 
     def backoff_ceiling(self, failures: int) -> float:
-        return min(self.max_delay, self.base_delay * (2 ** max(0, failures - 1)))
+        return min(self.max_delay, self.base_delay * 2.0 ** max(0, failures - 1))
 
     def decide(self, reason: DisconnectReason) -> Decision:
         kind = reason.kind

@@ -3,6 +3,11 @@
 The only asyncio/websockets code of the connection layer; framing, Noise and the codec are the
 sans-I/O modules `whatsapp.noise` and `whatsapp.binary`. A `WASocket` lives for exactly one
 connection: the client builds a new one for every (re)connect and closes the old one first.
+
+Bounded: a WebSocket message may be at most MAX_MESSAGE bytes, one Noise frame at its cap (16 MiB,
+whatsapp/noise.py); websockets refuses a larger one from its header, before buffering it (close code
+1009), and the connection is recycled with one log line. Stanzas that fail to decode are dropped with
+at most DECODE_WARNINGS lines a minute (whatsapp/loglimit.py).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 
 import websockets
 from loguru import logger
@@ -18,27 +24,36 @@ from websockets.typing import Origin
 
 from whatsapp.binary import Node, decode_node, encode_node
 from whatsapp.certs import WA_ROOT_PUBLIC_KEY
-from whatsapp.errors import CryptoError, DecodeError, HandshakeError, WhatsAppError
+from whatsapp.errors import CryptoError, DecodeError, HandshakeError, SocketClosed
 from whatsapp.keys import KeyPair
-from whatsapp.noise import ClientHandshake, FrameReader, NoiseTransport, encode_frame
+from whatsapp.loglimit import LogLimiter
+from whatsapp.noise import FRAME_LENGTH_SIZE, MAX_FRAME_SIZE, ClientHandshake, FrameReader, NoiseTransport, encode_frame
 
 WA_ORIGIN = "https://web.whatsapp.com"
 DEFAULT_CONNECT_TIMEOUT = 20.0
-
-
-class SocketClosed(WhatsAppError):
-    """The WebSocket is gone (closed by either side or by a network error)."""
+MAX_MESSAGE = FRAME_LENGTH_SIZE + MAX_FRAME_SIZE  # one frame at the cap, with its length prefix
+MESSAGE_TOO_BIG = 1009  # the WebSocket close code websockets sends when it refuses a message
+DECODE_WARNINGS = 5  # per minute
 
 
 class WASocket:
-    def __init__(self, ws: ClientConnection, transport: NoiseTransport, reader: FrameReader, pending: list[bytes]):
+    def __init__(
+        self,
+        ws: ClientConnection,
+        transport: NoiseTransport,
+        reader: FrameReader,
+        pending: list[bytes],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._ws = ws
         self._transport = transport
         self._reader = reader
         self._frames: deque[bytes] = deque(pending)
         self._send_lock = asyncio.Lock()
-        self.last_received = time.monotonic()
+        self._clock = clock  # the keepalive compares last_received with the same clock
+        self.last_received = clock()
         self.closed = False
+        self._decode_warnings = LogLimiter(DECODE_WARNINGS, 60.0, time.monotonic)
 
     @classmethod
     async def connect(
@@ -50,13 +65,14 @@ class WASocket:
         root_public_key: bytes = WA_ROOT_PUBLIC_KEY,
         routing_info: bytes | None = None,
         timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
     ) -> WASocket:
         """Open the WebSocket and run the Noise handshake; raises HandshakeError / OSError / TimeoutError."""
         ws = await asyncio.wait_for(
             connect(
                 url,
                 origin=Origin(WA_ORIGIN),
-                max_size=None,  # history and app-state frames exceed websockets' 1 MiB default
+                max_size=MAX_MESSAGE,  # history and app-state frames exceed websockets' 1 MiB default
                 ping_interval=None,  # liveness comes from w:p pings, as a browser does it
                 proxy=None,
                 open_timeout=timeout,
@@ -82,7 +98,7 @@ class WASocket:
         except BaseException:
             await ws.close()
             raise
-        return cls(ws, transport, reader, frames)
+        return cls(ws, transport, reader, frames, clock)
 
     async def send_node(self, node: Node) -> None:
         if self.closed:
@@ -110,17 +126,24 @@ class WASocket:
                 try:
                     return decode_node(plaintext)
                 except DecodeError as exc:
-                    logger.warning("dropped a stanza that failed to decode: {}", exc)
+                    if self._decode_warnings.allow("decode", "{} more stanzas failed to decode in the last minute"):
+                        logger.warning("dropped a stanza that failed to decode: {}", exc)
+                    else:
+                        logger.debug("dropped a stanza that failed to decode: {}", exc)
                     continue
             try:
                 message = await self._ws.recv()
             except websockets.ConnectionClosed as exc:
                 self.closed = True
+                if exc.sent is not None and exc.sent.code == MESSAGE_TOO_BIG:
+                    logger.warning("refused a WebSocket message over {} bytes (the frame cap); reconnecting",
+                                   MAX_MESSAGE)
+                    raise SocketClosed("message over the frame cap refused") from exc
                 raise SocketClosed(f"connection closed ({exc.rcvd.code if exc.rcvd else 'no close frame'})") from exc
             except OSError as exc:
                 self.closed = True
                 raise SocketClosed(f"network error ({exc})") from exc
-            self.last_received = time.monotonic()
+            self.last_received = self._clock()
             if isinstance(message, str):
                 logger.warning("ignored a text WebSocket message")
                 continue

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TypeVar
 
 from loguru import logger
 
+T = TypeVar("T")
 
-async def cancel_and_wait(task: asyncio.Future[Any] | None, what: str) -> None:
+
+async def cancel_and_wait(task: asyncio.Future[T] | None, what: str) -> None:
     """Cancel `task` (if it still runs) and wait until it has finished.
 
     Shutdown must complete, so an exception the task ends with is logged, never raised: one failing

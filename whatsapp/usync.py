@@ -1,4 +1,4 @@
-"""Device lists (usync, protocol-notes 5.9) and prekey bundles (5.10): stanzas, parsing and the cache format.
+"""Device lists (usync) and prekey bundles: stanzas, parsing and the cache format (whatsmeow `usync.go`, `prekeys.go`).
 
 Sans-I/O: `devices_query`/`prekey_query` build the IQs, `parse_devices`/`parse_bundles` read the
 answers. Device lists are cached per user under `KeyType.DEVICE_LIST` as a small JSON record with the
@@ -89,8 +89,9 @@ def parse_devices(result: Node, now: float | None = None) -> dict[JID, DeviceLis
 
 
 def prekey_query(devices: list[JID]) -> Node:
+    """One `<user jid reason="identity">` per device, as whatsmeow `prekeys.go` fetchPreKeys asks."""
     return Node("iq", {"xmlns": "encrypt", "type": "get", "to": SERVER_JID}, [
-        Node("key", {}, [Node("user", {"jid": device}) for device in devices]),
+        Node("key", {}, [Node("user", {"jid": device, "reason": "identity"}) for device in devices]),
     ])
 
 

@@ -1,5 +1,7 @@
 """XEdDSA: Ed25519-style signatures made with a Curve25519 (X25519) key pair, as libsignal does them.
 
+See docs/protocol.md §Keys and signatures.
+
 Signal and WhatsApp sign with the same Curve25519 keys they use for Diffie-Hellman (signed prekeys,
 ADV device identities, the server's Noise certificates). The signer turns its clamped X25519 scalar `a`
 into the Edwards point A = a·B and signs like Ed25519 with two differences (libsignal's
@@ -192,9 +194,7 @@ def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
 
     `public_key` may be raw (32 bytes) or 0x05-prefixed (33 bytes). Never raises on bad input.
     """
-    if not isinstance(signature, bytes | bytearray) or len(signature) != SIGNATURE_LENGTH:
-        return False
-    if not isinstance(public_key, bytes | bytearray) or not isinstance(message, bytes | bytearray):
+    if len(signature) != SIGNATURE_LENGTH:
         return False
     y = _montgomery_to_edwards_y(bytes(public_key))
     if y is None:

@@ -10,12 +10,18 @@
 //   RECONNECT     "1" (default): on close, reconnect like Baileys' README unless the status says not to
 //                 (401 logged out, 403, 405, 406, 402, 440 replaced, 411); "0": only the 515 restart
 //   QR_TIMEOUT_MS optional Baileys qrTimeout
+//   KEEPALIVE_MS  optional Baileys keepAliveIntervalMs (its w:p ping interval; Baileys' default is 30 s)
 //   BAILEYS_LOG   pino-like level for Baileys' own log on stderr (default: silent)
+//   MEDIA_HOST    host:port of the emulator's media host. Baileys 6 downloads from mmg.whatsapp.net whatever
+//                 the message says, so its downloads are sent there (the TLS name stays mmg.whatsapp.net)
+//   NODE_EXTRA_CA_CERTS  (read by Node itself) the emulator's media CA, so Baileys' https requests trust it
 //
 // Protocol: one JSON object per line.
 //   stdout events: {"event":"ready"} {"event":"qr","qr"} {"event":"pairing_code","code"}
 //     {"event":"connection","connection":"connecting"|"open"|"close","statusCode","reason","willReconnect"}
-//     {"event":"creds","registered","me","lid"} {"event":"message","id","from","fromMe","participant","text","type"}
+//     {"event":"creds","registered","me","lid"} {"event":"message","id","from","fromMe","participant","text","type",
+//      "media": null | {kind, mimetype, fileLength, caption, fileName, ptt, gifPlayback, isAnimated, seconds,
+//                       width, height, pageCount, viewOnce, mediaKey, fileEncSha256, directPath}}
 //     {"event":"receipt", ...} {"event":"update", ...} {"event":"result","cmd","req", ...} {"event":"error","cmd","req","error"}
 //     {"event":"exit"}
 //   stdin commands: {"cmd": NAME, "req": optional correlation id, ...args}; every command answers with a
@@ -24,8 +30,10 @@
 // EXTENDING: add an entry to COMMANDS below: `name: async (args) => resultObject`. `current.sock` is the
 // live socket (it changes on every reconnect). The routing engineer adds messaging/group commands there.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
+import tls from 'node:tls';
 import readline from 'node:readline';
 
 const env = process.env;
@@ -69,6 +77,37 @@ let pairingCodeRequested = false;
 const messageText = (m) =>
     m?.conversation ?? m?.extendedTextMessage?.text ?? m?.ephemeralMessage?.message?.conversation ?? null;
 
+// (media) Received messages by id, for download_media (bounded: the oldest go first).
+const received = new Map();
+const MEDIA_KINDS = { imageMessage: 'image', videoMessage: 'video', audioMessage: 'audio', documentMessage: 'document',
+                      stickerMessage: 'sticker' };
+const hexOf = (b) => (b ? Buffer.from(b).toString('hex') : null);
+const num = (v) => (v === undefined || v === null ? null : Number(v));
+function mediaSummary(message) {
+    const content = B.normalizeMessageContent(message);
+    const type = content ? B.getContentType(content) : null;
+    const kind = MEDIA_KINDS[type];
+    if (!kind) return null;
+    const m = content[type];
+    const viewOnce = !!(message?.viewOnceMessage || message?.viewOnceMessageV2 || message?.viewOnceMessageV2Extension
+                        || message?.ephemeralMessage?.message?.viewOnceMessage || m.viewOnce);
+    return { kind, mimetype: m.mimetype ?? null, fileLength: num(m.fileLength), caption: m.caption ?? null,
+             fileName: m.fileName ?? null, ptt: !!m.ptt, gifPlayback: !!m.gifPlayback, isAnimated: !!m.isAnimated,
+             seconds: num(m.seconds), width: num(m.width), height: num(m.height), pageCount: num(m.pageCount),
+             viewOnce, mediaKey: hexOf(m.mediaKey), fileEncSha256: hexOf(m.fileEncSha256),
+             fileSha256: hexOf(m.fileSha256), directPath: m.directPath ?? null, url: m.url ?? null,
+             hasThumbnail: !!(m.jpegThumbnail && m.jpegThumbnail.length) };
+}
+// Baileys 6 always downloads from https://mmg.whatsapp.net: connect that name to the emulator instead.
+class MediaHostAgent extends https.Agent {
+    createConnection(options, callback) {
+        const [host, port] = env.MEDIA_HOST.split(':');
+        return tls.connect({ ...options, host, port: Number(port), servername: options.servername || options.host },
+                           callback);
+    }
+}
+const mediaAgent = env.MEDIA_HOST ? new MediaHostAgent({ keepAlive: false }) : undefined;
+
 function start() {
     const generation = ++current.generation;
     const config = {
@@ -83,6 +122,7 @@ function start() {
         browser: ['Ubuntu', 'Chrome', '22.04'],
     };
     if (env.QR_TIMEOUT_MS) config.qrTimeout = Number(env.QR_TIMEOUT_MS);
+    if (env.KEEPALIVE_MS) config.keepAliveIntervalMs = Number(env.KEEPALIVE_MS);
     const sock = makeWASocket(config);
     current.sock = sock;
     sock.ev.on('creds.update', async () => {
@@ -126,9 +166,11 @@ function start() {
     });
     sock.ev.on('messages.upsert', ({ messages, type }) => {
         for (const m of messages) {
+            received.set(m.key.id, m);
+            if (received.size > 200) received.delete(received.keys().next().value);
             emit({ event: 'message', id: m.key.id, from: m.key.remoteJid, fromMe: !!m.key.fromMe,
                    participant: m.key.participant ?? null, text: messageText(m.message), type,
-                   stub: m.messageStubType ?? null });
+                   stub: m.messageStubType ?? null, media: mediaSummary(m.message) });
             // (routing) Baileys' event buffer folds receipts that arrive while our own sent message is still
             // buffered into that message instead of emitting message-receipt.update: report them the same way.
             for (const receipt of m.userReceipt ?? []) {
@@ -157,6 +199,44 @@ export const COMMANDS = {
     send_text: async ({ jid, text }) => {
         const sent = await current.sock.sendMessage(jid, { text });
         return { id: sent?.key?.id ?? null };
+    },
+    // (media) Send a file as {kind: path} with Baileys' own options; returns the id and what was sent.
+    send_media: async ({ jid, kind, path, caption, mimetype, fileName, ptt, gifPlayback, seconds, viewOnce }) => {
+        const content = { [kind]: { url: path } };
+        for (const [key, value] of Object.entries({ caption, mimetype, fileName, ptt, gifPlayback, seconds, viewOnce })) {
+            if (value !== undefined && value !== null) content[key] = value;
+        }
+        const sent = await current.sock.sendMessage(jid, content);
+        return { id: sent?.key?.id ?? null, media: mediaSummary(sent?.message) };
+    },
+    // (media) Download and decrypt a received message's media with Baileys' downloadMediaMessage into `path`.
+    download_media: async ({ id, path }) => {
+        const m = received.get(id);
+        if (!m) throw new Error(`no received message ${id}`);
+        const options = mediaAgent ? { options: { httpsAgent: mediaAgent, agent: mediaAgent } } : {};
+        const data = await B.downloadMediaMessage(m, 'buffer', options);
+        fs.writeFileSync(path, data);
+        return { size: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+    },
+    // (media) Time Baileys' own upload (encrypt + POST) and download (GET + decrypt) of one file, for bench/media.py.
+    media_roundtrip: async ({ path, kind }) => {
+        const upload = current.sock.waUploadToServer;
+        let started = process.hrtime.bigint();
+        const enc = await B.encryptedStream({ url: path }, kind);
+        const { mediaUrl, directPath } = await upload(enc.encFilePath, {
+            fileEncSha256B64: enc.fileEncSha256.toString('base64'), mediaType: kind, timeoutMs: 120000 });
+        const uploadSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+        fs.unlinkSync(enc.encFilePath);
+        started = process.hrtime.bigint();
+        const options = mediaAgent ? { options: { httpsAgent: mediaAgent, agent: mediaAgent } } : {};
+        const stream = await B.downloadContentFromMessage({ mediaKey: enc.mediaKey, directPath, url: mediaUrl }, kind,
+                                                         options);
+        const hash = createHash('sha256');
+        let size = 0;
+        for await (const chunk of stream) { hash.update(chunk); size += chunk.length; }
+        const downloadSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+        return { size, uploadSeconds, downloadSeconds, sha256: hash.digest('hex'),
+                 fileSha256: enc.fileSha256.toString('hex') };
     },
     create_group: async ({ subject, participants }) => {
         const meta = await current.sock.groupCreate(subject, participants);

@@ -10,8 +10,8 @@ const [pkg, url, rootHex, routingHex] = process.argv.slice(2);
 const baileys = await import(pkg);
 const makeWASocket = baileys.default?.default ?? baileys.default ?? baileys.makeWASocket;
 const { WA_CERT_DETAILS, initAuthCreds } = baileys;
-// Baileys 7 checks the chain through the broken Curve.verify (P3); point it at the test root anyway, so the
-// flow keeps working once that is fixed. (6.x only checks the intermediate's issuer serial.)
+// Baileys 7 checks the chain through the broken Curve.verify (docs/protocol.md §Client quirks); point it at the
+// test root anyway, so the flow keeps working once that is fixed. (6.x only checks the intermediate's issuer serial.)
 WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(rootHex, 'hex');
 
 const emit = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');

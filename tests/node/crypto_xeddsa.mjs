@@ -3,7 +3,7 @@
 //    "sign":   [{"priv": hex, "msg": hex, "random": hex?}, ...],   -> curve25519-js sign (deterministic with random)
 //    "baileys_sign": [{"priv": hex, "msg": hex}, ...]}             -> Baileys' Curve.sign (libsignal)
 // Output: {"verify": [bool...], "sign": [hex...], "baileys_sign": [{"pub": hex, "sig": hex}...]}
-// curve25519-js's verify is the real check; Baileys' Curve.verify is NOT used (it accepts anything, P3).
+// curve25519-js's verify is the real check; Baileys' Curve.verify is NOT used (it accepts anything: docs/protocol.md §Client quirks).
 import * as curve from 'curve25519-js';
 import { Curve } from 'baileys';
 import { readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-"""The WhatsApp binary node codec (WABinary, token dictionary v3).
+"""The WhatsApp binary node codec (WABinary, token dictionary v3; docs/protocol.md §Binary codec).
 
 `encode_node(node)` gives the frame plaintext (flag byte 0x00 + node), byte-identical to Baileys 7's
 `encodeBinaryNode`; `decode_node(frame)` reads it back (inflating zlib when `flag & 2`).

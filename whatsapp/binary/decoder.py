@@ -155,10 +155,10 @@ def _read_value(buf: bytes, pos: int, tag: int) -> tuple[str | JID, int]:
         domain = buf[pos]
         device = buf[pos + 1]
         user, pos = _read_plain(buf, pos + 3, buf[pos + 2])
-        server = SERVER_FOR_DOMAIN.get(domain)
-        if server is None:  # an agent rather than a domain (whatsmeow's reading)
+        domain_server = SERVER_FOR_DOMAIN.get(domain)
+        if domain_server is None:  # an agent rather than a domain (whatsmeow's reading)
             return _make_jid(user, S_WHATSAPP_NET, device, domain), pos
-        return _make_jid(user, server, device), pos
+        return _make_jid(user, domain_server, device), pos
     if tag == t.FB_JID:
         user, pos = _read_plain(buf, pos + 1, buf[pos])
         device = _read_u16(buf, pos, "FB_JID device")
@@ -188,7 +188,7 @@ def _read_value(buf: bytes, pos: int, tag: int) -> tuple[str | JID, int]:
 
 def _baileys_string(tag: int, value: str | JID) -> str:
     """The string Baileys' decoder makes of a value read from this tag."""
-    if type(value) is str:
+    if isinstance(value, str):
         return value
     if tag == t.FB_JID:
         return f"{value.user}:{value.device}@{value.server}"
@@ -309,7 +309,7 @@ def _read_node(buf: bytes, pos: int, depth: int) -> tuple[Node, int]:
     if count and depth >= MAX_DEPTH:
         raise DecodeError(f"nodes nested deeper than {MAX_DEPTH}", pos)
     depth += 1
-    children = []
+    children: list[Node] = []
     append = children.append
     for _ in range(count):
         child, pos = _read_node(buf, pos, depth)

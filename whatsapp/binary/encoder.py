@@ -288,7 +288,7 @@ def _is_array_index(key: str) -> bool:
 _PLAIN_KEY_TOKENS = {key: value for key, value in _TOKEN_BYTES.items() if not _is_array_index(key)}
 
 
-def _ordered_attrs(attrs: dict) -> list:
+def _ordered_attrs(attrs: Mapping[str, object]) -> list[tuple[str, object]]:
     """Attributes as Baileys writes them: None values dropped, and in JavaScript's key order (array-index
     keys such as "10" first, ascending, then the rest in insertion order)."""
     items = [(k, v) for k, v in attrs.items() if v is not None]
@@ -325,6 +325,14 @@ def _write_attrs(items: Iterable[tuple[str, object]], out: bytearray, tag: str, 
     return True
 
 
+def _coerce_attrs(attrs: object, tag: str) -> dict[str, object]:
+    if attrs is None:
+        return {}
+    if isinstance(attrs, Mapping):
+        return dict(attrs)
+    raise EncodeError(f"attributes of <{tag}> must be a dict, not {type(attrs).__name__}")
+
+
 def _write_node(node: Node, out: bytearray, depth: int) -> None:
     if not isinstance(node, Node):
         raise EncodeError(f"not a Node: {type(node).__name__}")
@@ -333,15 +341,12 @@ def _write_node(node: Node, out: bytearray, depth: int) -> None:
     tag = node.tag
     if type(tag) is not str or not tag:
         raise EncodeError(f"invalid node tag: {tag!r}")
-    attrs = node.attrs
+    # Read as `object`: callers build nodes by hand, and the encoder takes what Baileys' encoder takes
+    # (None or any Mapping for attrs, None entries among children, a memoryview content) or refuses it clearly.
+    attrs: object = node.attrs
     if type(attrs) is not dict:
-        if attrs is None:
-            attrs = {}
-        elif isinstance(attrs, Mapping):
-            attrs = dict(attrs)
-        else:
-            raise EncodeError(f"attributes of <{tag}> must be a dict, not {type(attrs).__name__}")
-    content = node.content
+        attrs = _coerce_attrs(attrs, tag)
+    content: object = node.content
     extra = 1 if content is None else 2
     encoded_tag = _TOKEN_BYTES.get(tag)
     if encoded_tag is None:

@@ -1,11 +1,13 @@
 """The Signal protocol as WhatsApp uses it (libsignal v3 "Whisper" wire format), sans-I/O.
 
+Design: docs/protocol.md §Signal sessions and §Sender keys.
+
 1:1 sessions live in `whatsapp.signal.session`, sender keys in `whatsapp.signal.group`, the stored
 records in `whatsapp.signal.records`. Every function takes records and bytes and returns new records
 (the inputs are never mutated): load, call, persist the result in the same auth-state transaction.
 
 Receiving a pairwise `<enc>` (address = sender JID's `.signal_address`; the client's real version,
-which also resolves the sender's canonical LID address, is `whatsapp.receive._decrypt_pairwise`):
+which also resolves the sender's canonical LID address, is `whatsapp.decrypt.decrypt_pairwise`):
 
     me = LocalIdentity.from_creds(state.creds)
     async with state.transaction() as tx:

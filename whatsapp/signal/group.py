@@ -12,9 +12,6 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
-
-from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from whatsapp import xeddsa
 from whatsapp.cipher import aes_cbc_decrypt, aes_cbc_encrypt, hkdf_sha256, hmac_sha256
@@ -35,8 +32,8 @@ from whatsapp.signal.records import (
     SenderKeyRecord,
     SenderKeyState,
 )
+from whatsapp.signal.wire import VERSION_BYTE, parse_versioned
 
-VERSION_BYTE = 0x33
 SIGNATURE_LENGTH = 64
 
 
@@ -51,7 +48,7 @@ class SenderKeyDistribution:
 
     @classmethod
     def parse(cls, data: bytes) -> SenderKeyDistribution:
-        proto = _parse(signal_pb2.SenderKeyDistributionMessage, data, 0, "SenderKeyDistributionMessage")
+        proto = parse_versioned(signal_pb2.SenderKeyDistributionMessage, data, "SenderKeyDistributionMessage")
         for name in ("id", "iteration", "chainKey", "signingKey"):
             if not proto.HasField(name):
                 raise MalformedMessageError(f"SenderKeyDistributionMessage lacks {name}")
@@ -131,7 +128,7 @@ def group_decrypt(record: SenderKeyRecord | None, skmsg: bytes) -> tuple[SenderK
     if len(skmsg) < 1 + SIGNATURE_LENGTH:
         raise MalformedMessageError(f"SenderKeyMessage too short ({len(skmsg)} bytes)")
     signed, signature = bytes(skmsg[:-SIGNATURE_LENGTH]), bytes(skmsg[-SIGNATURE_LENGTH:])
-    proto = _parse(signal_pb2.SenderKeyMessage, signed, 0, "SenderKeyMessage")
+    proto = parse_versioned(signal_pb2.SenderKeyMessage, signed, "SenderKeyMessage")
     if not (proto.HasField("id") and proto.HasField("iteration") and proto.HasField("ciphertext")):
         raise MalformedMessageError("SenderKeyMessage lacks id, iteration or ciphertext")
     new = record.clone() if record else SenderKeyRecord()
@@ -157,7 +154,7 @@ def _seed_for_iteration(state: SenderKeyState, iteration: int) -> bytes:
         return seed
     if iteration - state.iteration > MAX_FORWARD_JUMP:
         raise InvalidMessageError(f"sender key iteration {iteration} is over {MAX_FORWARD_JUMP} into the future")
-    # Gaps are normal: Baileys skips every other iteration (interop P6); keep the skipped keys.
+    # Gaps are normal (Baileys' group sends skip iterations: docs/protocol.md §Sender keys); keep the skipped keys.
     while state.iteration < iteration:
         skipped = state.iteration  # read before the step advances it
         state.message_keys[skipped] = _next_seed(state)
@@ -176,14 +173,3 @@ def _next_seed(state: SenderKeyState) -> bytes:
 def _message_keys(seed: bytes) -> tuple[bytes, bytes]:
     okm = hkdf_sha256(seed, 48, info=b"WhisperGroup")
     return okm[:16], okm[16:48]  # iv, cipher key
-
-
-def _parse(cls: type, data: bytes, offset: int, what: str) -> Any:  # a generated protobuf message
-    if not isinstance(data, (bytes, bytearray, memoryview)) or not data:
-        raise MalformedMessageError(f"{what}: empty or not bytes")
-    if data[0] != VERSION_BYTE:
-        raise MalformedMessageError(f"{what}: unsupported version byte 0x{data[0]:02x} (want 0x33)", offset)
-    try:
-        return cls.FromString(bytes(data[1:]))
-    except ProtobufDecodeError as exc:
-        raise MalformedMessageError(f"{what}: protobuf does not parse ({exc})", offset + 1) from None

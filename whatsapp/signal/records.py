@@ -398,7 +398,7 @@ class _Reader:
         return self._take(1)[0]
 
     def u32(self) -> int:
-        return struct.unpack(">I", self._take(4))[0]
+        return int.from_bytes(self._take(4), "big")
 
     def flag(self) -> bool:
         offset = self.pos

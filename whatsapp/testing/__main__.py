@@ -14,7 +14,9 @@ import sys
 
 from loguru import logger
 
-from whatsapp.testing.server import EmulatedServer, QRTimings
+from whatsapp.testing.server import EmulatedServer
+from whatsapp.testing.settings import QRTimings
+from whatsapp.version import parse_version
 
 HELP = """commands:
   account PHONE                  create an account (digits, international form)
@@ -35,6 +37,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--qr-next", type=float, default=20.0, help="seconds each following ref stays valid")
     parser.add_argument("--no-prompt", action="store_true", help="serve without reading commands")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--min-version", type=parse_version, metavar="A.B.C",
+                        help="refuse older WA Web versions with <failure reason=405>")
+    parser.add_argument("--enforce-tokens", action="store_true",
+                        help="refuse 1:1 messages without the trust token they need (ack error 463)")
     return parser.parse_args(argv)
 
 
@@ -52,8 +58,8 @@ async def _command(server: EmulatedServer, words: list[str]) -> bool:
         device = await server.account(args[0]).phone.scan_qr(args[1])
         print(f"linked {device.jid}")
     elif name == "code" and len(args) == 2:
-        device = await server.account(args[0]).phone.enter_pairing_code(args[1])
-        print(f"linked {device.jid if device else '?'}")
+        linked = await server.account(args[0]).phone.enter_pairing_code(args[1])
+        print(f"linked {linked.jid if linked else '?'}")
     elif name == "devices":
         accounts = [server.account(args[0])] if args else list(server.state.accounts.values())
         for account in accounts:
@@ -109,7 +115,8 @@ async def main(argv: list[str] | None = None) -> None:
     logger.remove()
     logger.add(sys.stderr, level=args.log_level.upper())
     timings = QRTimings(first=args.qr_first, following=args.qr_next)
-    async with EmulatedServer(args.host, args.port, qr_timings=timings) as server:
+    async with EmulatedServer(args.host, args.port, qr_timings=timings, min_version=args.min_version) as server:
+        server.settings.tctoken_enforcement = args.enforce_tokens
         for phone in args.account:
             server.create_account(phone)
         print(f"url: {server.url}")

@@ -1,7 +1,11 @@
 """One client connection to the emulated server: Noise responder, framing, stanza I/O and lifecycle.
 
+The handshake and framing are the server's own (noise_responder.py), independent of the client's.
+
 The protocol decisions (what to answer to a registration or a login, which handler gets a stanza)
-belong to EmulatedServer; this class only moves nodes in and out in order and closes cleanly.
+belong to the concern modules (pairing.py, login.py, dispatch.py); this class only moves nodes in and
+out in order and closes cleanly. It knows the server only through the key and certificate it answers
+the handshake with.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,18 +21,19 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from whatsapp.binary import Node, decode_node, encode_node
-from whatsapp.noise import FrameReader, NoiseTransport, ServerHandshake, encode_frame
+from whatsapp.binary.node import AttrValue
+from whatsapp.testing.errors import ConnectionDropped, QueryTimeout
+from whatsapp.testing.noise_responder import ClientStream, NoiseResponder, ServerTransport, frame
 
 if TYPE_CHECKING:
-    from whatsapp.testing.server import EmulatedServer
-    from whatsapp.testing.state import Device
-
-_connection_ids = itertools.count(1)
-HANDSHAKE_TIMEOUT = 20.0
+    from whatsapp.keys import KeyPair
+    from whatsapp.testing.client_payload import DeviceProps, ParsedClientPayload
+    from whatsapp.testing.records import Device
 
 
-class ConnectionDropped(Exception):
-    """The connection ended (closed by either side, dropped or failed) before an awaited answer."""
+# A stanza tap: called with every stanza a connection decodes from its client ("in") or sends it ("out"),
+# after decoding and before encoding, on the server side of the wire (EmulatedServer.add_tap).
+StanzaTap = Callable[["ClientConnection", str, Node], None]
 
 
 @dataclass(eq=False)
@@ -40,7 +45,7 @@ class Registration:
     signed_prekey_id: int
     signed_prekey_public: bytes
     signed_prekey_signature: bytes
-    device_props: bytes
+    device_props: DeviceProps
     refs: list[bytes] = field(default_factory=list)
     # Absolute loop times at which each ref stops being valid.
     ref_deadlines: list[float] = field(default_factory=list)
@@ -51,31 +56,46 @@ class Registration:
 class ClientConnection:
     """A live WebSocket: handshake, then encrypted stanzas in both directions."""
 
-    def __init__(self, server: EmulatedServer, websocket: ServerConnection) -> None:
-        self.server = server
+    def __init__(self, websocket: ServerConnection, connection_id: int, noise_key: KeyPair, cert_chain: bytes,
+                 taps: list[StanzaTap] | None = None) -> None:
         self.websocket = websocket
-        self.id = next(_connection_ids)
+        self.taps: list[StanzaTap] = taps if taps is not None else []  # shared with the server's list
+        self.id = connection_id
+        self._noise_key = noise_key
+        self._cert_chain = cert_chain
         self.device: Device | None = None
         self.registration: Registration | None = None
-        self.payload: Any = None  # the decoded ClientPayload
+        self.payload: ParsedClientPayload | None = None
         self.client_static: bytes | None = None  # the client's Noise static key (its noise key)
         self.routing_info: bytes | None = None  # the "ED" prefix the client sent, if any
-        self.transport: NoiseTransport | None = None
+        self.transport: ServerTransport | None = None
         self.closed = asyncio.Event()
         self.close_reason: str | None = None
         self.silent = False  # fault: no more frames either way, the socket stays open
         self.active = False  # <iq xmlns="passive"><active/></iq> received
         self.available = False  # last <presence> said available
+        self.tasks: set[asyncio.Task[None]] = set()  # cancelled when the connection closes
         self._send_lock = asyncio.Lock()
         self._pending: dict[str, asyncio.Future[Node]] = {}
+        self._unawaited: set[str] = set()  # ids of server IQs sent with `send_request`, answer still due
         self._iq_ids = itertools.count(1)
-        self.tasks: set[asyncio.Task[Any]] = set()
-        self._reader = FrameReader(server_side=True)
+        self._reader = ClientStream()
         self._frames: deque[bytes] = deque()
 
     def __repr__(self) -> str:
         who = self.device.jid if self.device else ("registering" if self.registration else "handshaking")
         return f"ClientConnection(#{self.id}, {who})"
+
+    @property
+    def is_open(self) -> bool:
+        return not self.closed.is_set()
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run `coro` tied to this connection's life (cancelled when it closes)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
 
     # -- sending --------------------------------------------------------------------------------
 
@@ -83,11 +103,13 @@ class ClientConnection:
         """Encode, encrypt, frame and send one stanza; a closed or silenced connection drops it."""
         if self.closed.is_set() or self.silent or self.transport is None:
             return
+        for tap in self.taps:
+            tap(self, "out", node)
         async with self._send_lock:
             # Encrypt under the lock: the Noise counter must follow the order frames leave in.
-            frame = encode_frame(self.transport.encrypt(encode_node(node)))
+            sealed = frame(self.transport.encrypt(encode_node(node)))
             try:
-                await self.websocket.send(frame)
+                await self.websocket.send(sealed)
             except ConnectionClosed:
                 self.mark_closed("peer closed while sending")
 
@@ -104,7 +126,7 @@ class ClientConnection:
 
     async def query(self, node: Node, timeout: float = 10.0) -> Node:
         """Send a server-originated IQ and wait for the client's result/error with the same id."""
-        iq_id = node.attrs.get("id") or self.next_iq_id()
+        iq_id = node.attr_str("id") or self.next_iq_id()
         node.attrs["id"] = iq_id
         future: asyncio.Future[Node] = asyncio.get_running_loop().create_future()
         self._pending[iq_id] = future
@@ -112,20 +134,32 @@ class ClientConnection:
             await self.send_node(node)
             closed = asyncio.ensure_future(self.closed.wait())
             try:
-                done, _ = await asyncio.wait({future, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                waited: set[asyncio.Future[Any]] = {future, closed}
+                done, _ = await asyncio.wait(waited, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 closed.cancel()
             if future in done:
                 return future.result()
             if closed.done() or self.closed.is_set():
                 raise ConnectionDropped(f"connection #{self.id} closed before answering iq {iq_id}")
-            raise TimeoutError(f"no answer to iq {iq_id} within {timeout}s")
+            raise QueryTimeout(f"no answer to iq {iq_id} within {timeout}s")
         finally:
             self._pending.pop(iq_id, None)
 
+    async def send_request(self, node: Node) -> None:
+        """Send a server-originated IQ whose answer nobody waits for (pair-device): it is expected, though."""
+        iq_id = node.attr_str("id") or self.next_iq_id()
+        node.attrs["id"] = iq_id
+        self._unawaited.add(iq_id)
+        await self.send_node(node)
+
     def resolve_reply(self, node: Node) -> bool:
-        """Hand an `<iq type=result|error>` to whoever awaits it; False if nobody does."""
-        future = self._pending.get(str(node.attrs.get("id", "")))
+        """Hand an `<iq type=result|error>` to whoever awaits it; False if it answers no server IQ."""
+        iq_id = node.attr_str("id") or ""
+        if iq_id in self._unawaited:
+            self._unawaited.discard(iq_id)
+            return True
+        future = self._pending.get(iq_id)
         if future is None or future.done():
             return False
         future.set_result(node)
@@ -135,7 +169,7 @@ class ClientConnection:
 
     async def close_with_stream_error(self, code: str | None = None, conflict: str | None = None) -> None:
         """`<stream:error code=..>[<conflict type=../>]</stream:error>`, then a normal close."""
-        attrs = {"code": str(code)} if code is not None else {}
+        attrs: dict[str, AttrValue] = {"code": str(code)} if code is not None else {}
         children = [Node("conflict", {"type": conflict})] if conflict else None
         await self.send_node(Node("stream:error", attrs, children))
         reason = f"stream:error code={code}" + (f" conflict={conflict}" if conflict else "")
@@ -154,9 +188,7 @@ class ClientConnection:
         """Drop the TCP connection without a WebSocket close or a stream error."""
         if reason:
             self.mark_closed(reason)
-        transport = getattr(self.websocket, "transport", None)
-        if transport is not None:
-            transport.abort()
+        self.websocket.transport.abort()
 
     def mark_closed(self, reason: str) -> None:
         if self.closed.is_set():
@@ -173,9 +205,9 @@ class ClientConnection:
         """Run the Noise XX responder; return the decrypted ClientPayload bytes."""
         reader = self._reader
         client_hello = await self._next_frame()
-        handshake = ServerHandshake(self.server.noise_key, self.server.cert_chain, prologue=reader.header or b"")
-        await self.websocket.send(handshake.process_client_hello(client_hello))
-        finished = handshake.process_client_finish(await self._next_frame())
+        handshake = NoiseResponder(self._noise_key.private, self._cert_chain, prologue=reader.header or b"")
+        await self.websocket.send(handshake.read_client_hello(client_hello))
+        finished = handshake.read_client_finish(await self._next_frame())
         self.routing_info = reader.routing_info
         self.client_static = finished.client_static
         self.transport = finished.transport
@@ -201,6 +233,7 @@ class ClientConnection:
             frame = await self._next_frame()
             if self.silent:
                 continue
-            yield decode_node(self.transport.decrypt(frame))
-
-
+            node = decode_node(self.transport.decrypt(frame))
+            for tap in self.taps:
+                tap(self, "in", node)
+            yield node

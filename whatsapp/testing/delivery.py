@@ -3,8 +3,11 @@
 The routing modules (routing.py, usync.py, bundles.py, groups.py, receipts.py) are sans-I/O: given the
 server state, the sending device and a stanza, they return an `Outcome` — stanzas for the sender and
 `Delivery`s for other devices. `deliver()` is the only async piece: it sends to online devices and
-queues the rest on `Device.offline_queue`, which `flush_offline()` empties at the device's next login
-(before `<ib><offline count=N/>`), marking each stanza `offline` as WhatsApp does (protocol-notes 5.6).
+queues the rest on `Device.offline_queue`, which `take_offline()` empties at the device's next login
+(before `<ib><offline count=N/>`), marking each stanza `offline` as WhatsApp does (Baileys
+`src/Socket/messages-recv.ts` reads `attrs.offline` on messages, receipts and notifications).
+Messages are delivered at least once: one sent to a live connection stays the server's until the
+device confirms it, and goes back to the queue when the connection closes first (unacked.py).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from loguru import logger
 from whatsapp.binary.node import Node
 from whatsapp.jid import JID
 from whatsapp.testing.state import Account, Device
+from whatsapp.testing.unacked import track
 
 # A device's offline queue is bounded so a test that never logs a client back in cannot grow memory
 # without limit; the oldest stanzas go first, as on a server with a retention window.
@@ -63,28 +67,25 @@ def user_address(account: Account, lid: bool) -> JID:
 async def deliver(deliveries: list[Delivery]) -> None:
     """Send each stanza to its device now, or queue it until the device logs in again.
 
-    The primary phone (device 0) is simulated: it has no connection; if the phone object accepts
-    stanzas (`receive_stanza`) it gets them, otherwise they are dropped — the phone never needs to
-    decrypt anything in these tests, and queueing for it would only grow memory.
+    The primary phone (device 0) is simulated: it has no connection, and its stanzas go to the phone
+    object (`Phone.receive`), never to a queue; an account made outside a server has no phone to take them.
     """
     for delivery in deliveries:
         device = delivery.device
         if device.removed:
             continue
         connection = device.connection
-        closed = getattr(connection, "closed", None)
-        if connection is not None and not (closed is not None and closed.is_set()):
+        if connection is not None and connection.is_open:
             await connection.send_node(delivery.node)
+            track(device, connection, delivery.node)
             continue
         if device.is_primary:
-            phone = device.account.phone
-            receive = getattr(phone, "receive_stanza", None)
-            if receive is not None:
-                result = receive(delivery.node)
-                if hasattr(result, "__await__"):
-                    await result
+            phone = device.account.attached_phone
+            if phone is not None:
+                await phone.receive(delivery.node)
             else:
-                logger.trace("emulator: dropped {} for simulated phone {}", delivery.node.tag, device.jid)
+                logger.trace("emulator: dropped {} for {}, which has no simulated phone", delivery.node.tag,
+                             device.jid)
             continue
         queue = device.offline_queue
         if len(queue) >= MAX_OFFLINE_QUEUE:

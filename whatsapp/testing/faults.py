@@ -16,31 +16,32 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from loguru import logger
 
-from whatsapp.noise import encode_frame
+from whatsapp.binary import Node
 from whatsapp.testing.connection import ClientConnection
+from whatsapp.testing.errors import UnknownTarget
+from whatsapp.testing.noise_responder import frame
 from whatsapp.testing.state import Device
-
-if TYPE_CHECKING:
-    from whatsapp.testing.server import EmulatedServer
 
 Target = Device | ClientConnection
 
 
 class Faults:
-    def __init__(self, server: EmulatedServer) -> None:
-        self.server = server
+    """`live_connection(device)` is the server's lookup of the connection a device is logged in on."""
+
+    def __init__(self, live_connection: Callable[[Device], ClientConnection | None]) -> None:
+        self._live_connection = live_connection
 
     def _connection(self, target: Target) -> ClientConnection:
         if isinstance(target, ClientConnection):
             return target
-        connection = target.connection
+        connection = self._live_connection(target)
         if connection is None:
-            raise LookupError(f"{target.jid} has no live connection")
-        return connection  # type: ignore[return-value]
+            raise UnknownTarget(f"{target.jid} has no live connection")
+        return connection
 
     async def stream_error(self, target: Target, code: str | int | None, conflict: str | None = None) -> None:
         connection = self._connection(target)
@@ -62,8 +63,6 @@ class Faults:
 
     async def stream_end(self, target: Target) -> None:
         """`<xmlstreamend/>` then a normal close: the server ending the stream (Baileys: 428, reconnects)."""
-        from whatsapp.binary import Node
-
         connection = self._connection(target)
         logger.info("emulator fault: xmlstreamend on #{}", connection.id)
         await connection.send_node(Node("xmlstreamend"))
@@ -101,4 +100,4 @@ class Faults:
 
     async def send_garbage_frame(self, target: Target, size: int = 40) -> None:
         """A frame that cannot decrypt: the client's transport fails (tests of client-side robustness)."""
-        await self._connection(target).send_raw_frame(encode_frame(os.urandom(size)))
+        await self._connection(target).send_raw_frame(frame(os.urandom(size)))

@@ -1,4 +1,5 @@
-"""Groups (`xmlns="w:g2"`): create, metadata, participating list, leave, subject (protocol-notes 5.12).
+"""Groups (`xmlns="w:g2"`): create, metadata, participating list, leave, subject (client side: whatsmeow
+`group.go`, Baileys `src/Socket/groups.ts`).
 
 A group's members are held by account (state.Group.participants, keyed by phone number) and shown in
 the group's addressing mode: `addressing_mode="lid"` lists LID JIDs with a `phone_number` attribute,
@@ -8,25 +9,17 @@ Every change is announced to each member device with `<notification type="w:gp2"
 
 from __future__ import annotations
 
-import itertools
-
 from loguru import logger
 
 from whatsapp.binary.node import AttrValue, Node
 from whatsapp.jid import JID
 from whatsapp.testing.delivery import Delivery, Outcome, device_address, now, user_address
-from whatsapp.testing.dispatch import IQError
+from whatsapp.testing.errors import IQError
 from whatsapp.testing.state import Account, Device, Group, GroupParticipant, ServerState
-
-_notification_ids = itertools.count(1)
 
 
 def is_lid(group: Group) -> bool:
     return group.addressing_mode == "lid"
-
-
-def member_accounts(state: ServerState, group: Group) -> list[Account]:
-    return [state.accounts[pn] for pn in group.participants if pn in state.accounts]
 
 
 def participant_node(state: ServerState, group: Group, phone_number: str, member: GroupParticipant) -> Node:
@@ -70,9 +63,9 @@ def notify_members(state: ServerState, group: Group, actor: Device, child: Node,
                    extra_accounts: list[Account] | None = None) -> list[Delivery]:
     """A `w:gp2` notification about `child` for every device of every member (and `extra_accounts`)."""
     lid = is_lid(group)
-    accounts = member_accounts(state, group) + [a for a in extra_accounts or [] if a.phone_number not in
+    accounts = state.member_accounts(group) + [a for a in extra_accounts or [] if a.phone_number not in
                                                  group.participants]
-    notification_id = str(next(_notification_ids))
+    notification_id = state.next_notification_id()
     deliveries: list[Delivery] = []
     for account in accounts:
         for device in account.linked_devices():
@@ -124,7 +117,7 @@ class GroupService:
         iq_type = iq.attr_str("type")
         op = iq.children[0] if iq.children else None
         if op is None:
-            return Outcome()
+            raise IQError(400, "bad-request")
         if op.tag == "create" and iq_type == "set":
             return self.create(sender, op)
         if op.tag == "query":
@@ -145,8 +138,7 @@ class GroupService:
             return Outcome(deliveries=notify_members(self.state, group, sender, child))
         if op.tag in ("add", "remove") and iq_type == "set":
             return self.change_members(sender, to, op)
-        logger.debug("emulator: w:g2 {} not modelled; answering an empty result", op.tag)
-        return Outcome()
+        raise IQError(501, "feature-not-implemented", what="w:g2")
 
     def create(self, sender: Device, create: Node) -> Outcome:
         subject = create.attr_str("subject") or ""

@@ -3,71 +3,41 @@
 It does what the user's phone does when linking a companion: scan the QR the companion shows, or
 accept the pairing code typed for its number; sign the companion's ADV device identity with the
 account key (HMAC keyed by the adv secret); check the companion's device signature for real; list and
-unlink companions. The crypto is `whatsapp.adv` and `whatsapp.pair_code` (phone-side functions).
+unlink companions. The crypto is the phone's own (phone_adv.py, phone_link_code.py), independent of the
+companion's modules it talks to.
+
+The phone holds no state of its own: its keys are `account.phone_keys` (records.py), so a restarted
+server builds a new phone over the same account. It reaches the server only through `Pairing`
+(find a registration, a pending pairing-code request) and `ServerState`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from whatsapp.adv import sign_companion, verify_device_signature
 from whatsapp.binary import Node
-from whatsapp.creds import SignedPreKey as OwnSignedPreKey
 from whatsapp.errors import PairingError
 from whatsapp.jid import JID, SERVER_JID
-from whatsapp.keys import KeyPair, generate_registration_id
-from whatsapp.pair_code import PrimaryHello, primary_finish, primary_hello
-from whatsapp.qr import parse_qr
-from whatsapp.testing.connection import ConnectionDropped
-from whatsapp.testing.state import Account, Device, PreKey, SignedPreKey
-
-if TYPE_CHECKING:
-    from whatsapp.testing.connection import ClientConnection
-    from whatsapp.testing.server import EmulatedServer
-
-PHONE_PREKEY_COUNT = 30
-
-
-def _new_future() -> asyncio.Future[Device]:
-    return asyncio.get_running_loop().create_future()
-
-
-@dataclass(eq=False)
-class LinkCodeSession:
-    """A companion's pending "link with phone number" request (companion_hello received)."""
-
-    ref: bytes
-    account: Account
-    connection: ClientConnection
-    wrapped_companion_ephemeral: bytes
-    platform_id: str
-    platform_display: str
-    primary: PrimaryHello | None = None  # set once the code was typed on the phone
-    done: asyncio.Future[Device] = field(default_factory=_new_future)
+from whatsapp.testing.connection import ClientConnection, Registration
+from whatsapp.testing.errors import ConnectionDropped, UnknownTarget
+from whatsapp.testing.pairing import LinkCodeSession, Pairing
+from whatsapp.testing.phone_adv import check_device_signature, issue_identity, read_qr
+from whatsapp.testing.phone_inbox import PhoneInbox
+from whatsapp.testing.phone_link_code import primary_finish, primary_hello
+from whatsapp.testing.state import Account, Device, ServerState, SignedPreKey
 
 
 class PrimaryPhone:
     """Device 0 of an account, driven by tests: `await account.phone.scan_qr(qr)`."""
 
-    def __init__(self, server: EmulatedServer, account: Account) -> None:
-        self.server = server
+    def __init__(self, account: Account, state: ServerState, pairing: Pairing) -> None:
         self.account = account
-        self.raw_id = secrets.randbits(32)  # ADVDeviceIdentity.rawID of this account's key
-        # The phone is a Signal device like any other: clients fetch its bundle (b6 insists, P14).
-        self.signed_prekey = OwnSignedPreKey.generate(account.identity, 1)
-        self.prekey_pairs = {key_id: KeyPair.generate() for key_id in range(1, PHONE_PREKEY_COUNT + 1)}
-        primary = account.primary
-        primary.registration_id = generate_registration_id()
-        primary.signed_prekey = SignedPreKey(
-            self.signed_prekey.key_id, self.signed_prekey.key_pair.public, self.signed_prekey.signature
-        )
-        primary.add_prekeys([PreKey(key_id, pair.public) for key_id, pair in self.prekey_pairs.items()])
+        self._state = state
+        self._pairing = pairing
+        self.inbox = PhoneInbox(account, state)
 
     def __repr__(self) -> str:
         return f"PrimaryPhone({self.account.phone_number})"
@@ -80,15 +50,15 @@ class PrimaryPhone:
         Raises PairingError for an unknown/expired ref, keys that do not match the registering
         connection, or a companion whose reply does not verify (then nothing is linked).
         """
-        data = parse_qr(qr)
-        connection = self.server.find_registration(data.ref)
+        data = read_qr(qr)
+        connection = self._pairing.find_registration(data.ref)
         if connection is None:
             raise PairingError(f"QR ref {data.ref[:12]!r}… is unknown or expired")
         registration = connection.registration
         assert registration is not None
         if data.noise_public != connection.client_static or data.identity_public != registration.identity_public:
             raise PairingError("QR keys do not match the connection that was given this ref")
-        return await self._link(connection, data.adv_secret)
+        return await self._link(connection, registration, data.adv_secret)
 
     # -- pairing code ---------------------------------------------------------------------------
 
@@ -98,14 +68,11 @@ class PrimaryPhone:
         Sends the primary_hello notification; when `wait`, returns the device once the companion's
         companion_finish was validated and pair-success/pair-device-sign completed (PairingError if not).
         """
-        sessions = [
-            s for s in self.server.link_code_sessions.values()
-            if s.account is self.account and s.primary is None and not s.connection.closed.is_set()
-        ]
-        if not sessions:
+        session = self._pairing.pending_link_code(self.account)
+        if session is None:
             raise PairingError(f"no pairing code request is pending for {self.account.phone_number}")
-        session = sessions[-1]
-        session.primary = primary_hello(code, session.wrapped_companion_ephemeral)
+        hello = primary_hello(code, session.wrapped_companion_ephemeral)
+        session.code_entered(self, hello)
         notification = Node(
             "notification",
             {
@@ -118,7 +85,7 @@ class PrimaryPhone:
                 Node("link_code_companion_reg", {}, [
                     Node("link_code_pairing_ref", {}, session.ref),
                     Node("primary_identity_pub", {}, self.account.identity.public),
-                    Node("link_code_pairing_wrapped_primary_ephemeral_pub", {}, session.primary.wrapped_ephemeral),
+                    Node("link_code_pairing_wrapped_primary_ephemeral_pub", {}, hello.wrapped_ephemeral),
                 ]),
             ],
         )
@@ -137,11 +104,12 @@ class PrimaryPhone:
         return primary_finish(session.primary, self.account.identity, wrapped_key_bundle, companion_identity)
 
     async def complete_link_code(self, session: LinkCodeSession, adv_secret: bytes) -> None:
+        registration = session.connection.registration
+        assert registration is not None
         try:
-            device = await self._link(session.connection, adv_secret)
+            device = await self._link(session.connection, registration, adv_secret)
         except BaseException as exc:
-            if not session.done.done():
-                session.done.set_exception(exc if isinstance(exc, Exception) else PairingError("cancelled"))
+            session.fail(exc if isinstance(exc, Exception) else PairingError("cancelled"))
             if not isinstance(exc, Exception):
                 raise
             return
@@ -150,18 +118,16 @@ class PrimaryPhone:
 
     # -- the link itself ------------------------------------------------------------------------
 
-    async def _link(self, connection: ClientConnection, adv_secret: bytes) -> Device:
-        registration = connection.registration
-        assert registration is not None
+    async def _link(self, connection: ClientConnection, registration: Registration, adv_secret: bytes) -> Device:
         if registration.pairing:
             raise PairingError("this companion is already being linked")
         registration.pairing = True
         account = self.account
         device = account.new_companion()
         try:
-            signed = sign_companion(
+            signed = issue_identity(
                 account.identity, registration.identity_public, adv_secret,
-                raw_id=self.raw_id, key_index=device.key_index,
+                raw_id=account.phone_keys.raw_id, key_index=device.key_index,
             )
             children = [
                 Node("device-identity", {}, signed.device_identity),
@@ -175,7 +141,7 @@ class PrimaryPhone:
                 {"type": "set", "xmlns": "md", "from": SERVER_JID, "t": str(int(time.time()))},
                 [Node("pair-success", {}, children)],
             )
-            reply = await connection.query(request, timeout=self.server.pair_timeout)
+            reply = await connection.query(request, timeout=self._pairing.pair_timeout)
             if reply.attr_str("type") == "error":
                 error = reply.child("error")
                 detail = f"{error.attr_str('code')} {error.attr_str('text')}" if error else "no detail"
@@ -185,18 +151,18 @@ class PrimaryPhone:
             reply_identity = identity_node.content_bytes if identity_node else None
             if not reply_identity:
                 raise PairingError("pair-device-sign reply has no device-identity")
-            verify_device_signature(reply_identity, account.identity.public, registration.identity_public,
-                                    signed.details)
+            check_device_signature(reply_identity, account.identity.public, registration.identity_public,
+                                   signed.details)
         except (PairingError, ConnectionDropped, TimeoutError) as exc:
-            del account.devices[device.device_id]
+            account.discard_companion(device)
             registration.pairing = False
             logger.warning("emulator: linking a companion to {} failed: {}", account.phone_number, exc)
-            self.server.emit("pair_failed", account=account, connection=connection, data={"why": str(exc)})
+            self._state.emit("pair_failed", account=account, connection=connection, data={"why": str(exc)})
             if isinstance(exc, PairingError) and not connection.closed.is_set():
                 await connection.close_with_stream_error("401")
             raise PairingError(str(exc)) from exc
         except BaseException:
-            del account.devices[device.device_id]
+            account.discard_companion(device)
             registration.pairing = False
             raise
         props = registration.device_props
@@ -212,7 +178,7 @@ class PrimaryPhone:
         device.push_name = registration.push_name
         device.linked_at = time.time()
         logger.info("emulator: {} linked as {} ({})", account.phone_number, device.jid, device.platform)
-        self.server.emit("paired", account=account, device=device, connection=connection)
+        self._state.emit("paired", account=account, device=device, connection=connection)
         # The companion must reconnect and log in with its new identity.
         await connection.close_with_stream_error("515")
         await self.notify_device_change("add", device)
@@ -222,7 +188,7 @@ class PrimaryPhone:
         """`<notification type="devices"><add|remove><device jid key-index/></..>` to every other online device,
         as WhatsApp tells contacts and sibling devices so their cached device lists (usync) stay right."""
         stamp = str(int(time.time()))
-        for other in list(self.server.state.all_devices()):
+        for other in list(self._state.all_devices()):
             connection = other.connection
             if connection is None or other is device:
                 continue
@@ -247,12 +213,16 @@ class PrimaryPhone:
             return target
         target.removed = True
         logger.info("emulator: {} unlinked", target.jid)
-        self.server.emit("unlinked", account=self.account, device=target)
+        self._state.emit("unlinked", account=self.account, device=target)
         connection = target.connection
         if connection is not None and notify_self:
             await connection.close_with_stream_error("401", conflict="device_removed")
         await self.notify_device_change("remove", target)
         return target
+
+    async def receive(self, node: Node) -> None:
+        """A stanza routed to device 0: a message is decrypted and checked (phone_inbox.py), the rest dropped."""
+        self.inbox.receive(node)
 
     def _resolve(self, device: Device | JID | str | int) -> Device:
         if isinstance(device, Device):
@@ -260,7 +230,7 @@ class PrimaryPhone:
         elif isinstance(device, int):
             found = self.account.devices.get(device)
         else:
-            found = self.server.state.device_for(device)
+            found = self._state.device_for(device)
         if found is None or found.account is not self.account or found.is_primary:
-            raise LookupError(f"{device!r} is not a companion of {self.account.phone_number}")
+            raise UnknownTarget(f"{device!r} is not a companion of {self.account.phone_number}")
         return found

@@ -1,4 +1,5 @@
-"""Receipt routing (protocol-notes 5.7, 5.8).
+"""Receipt routing (client side: whatsmeow `receipt.go` parseReceipt and sendMessageReceipt; Baileys
+`src/Socket/messages-recv.ts` handleReceipt and `src/Socket/messages-send.ts` sendReceipt).
 
 A client's `<receipt id to=… [participant] [recipient] [type]>` concerns a message someone else sent.
 The server forwards it to the devices of the account it is addressed to (`participant` for groups,
@@ -21,6 +22,7 @@ from __future__ import annotations
 from loguru import logger
 
 from whatsapp.binary.node import AttrValue, Node
+from whatsapp.testing import strict
 from whatsapp.testing.delivery import Delivery, Outcome, device_address, now
 from whatsapp.testing.state import Device, ServerState
 
@@ -37,11 +39,21 @@ def receipt_ack(node: Node) -> Node:
     return Node("ack", attrs)
 
 
+# Receipt types clients send (whatsmeow `receipt.go` ReceiptType*, Baileys `src/Types/Message.ts` MessageReceiptType);
+# each is forwarded as it is. Anything else is reported (strict.py) and still forwarded.
+RECEIPT_TYPES = frozenset({None, "read", "read-self", "played", "played-self", "sender", "inactive", "retry",
+                           "hist_sync", "peer_msg", "server-error", "view", "enc_rekey_retry"})
+
+
 def route_receipt(state: ServerState, sender: Device, node: Node) -> Outcome:
+    if node.attr_str("type") not in RECEIPT_TYPES:
+        strict.report(state, strict.UNMODELLED, "stanza-type", f"<receipt type={node.attr_str('type')}>", node=node)
     outcome = Outcome(replies=[receipt_ack(node)])
     to = node.try_attr_jid("to")
     if to is None or not node.attrs.get("id"):
-        logger.debug("emulator: receipt without to/id ignored: {}", node)
+        # A stanza the server cannot validate: its ack says so (479, as routing.SMAX_INVALID).
+        logger.info("emulator: receipt without to/id refused (479): {}", node)
+        outcome.replies[0].attrs["error"] = "479"
         return outcome
     participant = node.try_attr_jid("participant")
     recipient = node.try_attr_jid("recipient")

@@ -1,7 +1,10 @@
 """Message routing for the emulated server: what WhatsApp's servers do between end-to-end encrypted clients.
 
 The server never decrypts: it reads the envelope, fans the per-device `<enc>` payloads out, rewrites
-each copy the way the receiving client expects (protocol-notes 5.7, 5.11, 5.12) and acks the sender.
+each copy the way the receiving client expects and acks the sender. The sending side is whatsmeow
+`send.go` (SendMessage, the `<participants>` fan-out) and Baileys `src/Socket/messages-send.ts`
+(relayMessage); the receiving side whatsmeow `message.go` (parseMessageSource: sender_lid, recipient,
+participant) and Baileys `src/Utils/decode-wa-message.ts`.
 
 - 1:1 `<message to=USER><participants><to jid=DEVICE><enc/></to>…</participants>[<device-identity/>]`:
   each addressed device gets `<message from=<sender device> id t type notify [sender_lid|sender_pn]>`
@@ -20,39 +23,31 @@ each copy the way the receiving client expects (protocol-notes 5.7, 5.11, 5.12) 
   marked `offline`, before `<ib><offline count=N/>` (delivery.py).
 
 Each routed message emits a `message_routed` server event (data: id, to, targets, error) for tests.
-`Router` is sans-I/O (state + stanza in, `Outcome` out); `install()` plugs it into the server's
-handler registry (dispatch.py) and is the only code that awaits anything.
+`Router` is sans-I/O (state + stanza in, `Outcome` out); messaging.py plugs it into the server's
+handler table (dispatch.py) and is the only code around it that awaits anything.
 """
 
 from __future__ import annotations
-
-import weakref
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from whatsapp.binary.node import AttrValue, Node
 from whatsapp.jid import JID
+from whatsapp.testing import strict
 from whatsapp.testing.bundles import answer_prekey_fetch
-from whatsapp.testing.delivery import (
-    Delivery,
-    Outcome,
-    deliver,
-    device_address,
-    now,
-    take_offline,
-    user_address,
-)
-from whatsapp.testing.dispatch import IQError
+from whatsapp.testing.coverage import direct_phash_mismatch, group_phash_mismatch
+from whatsapp.testing.delivery import Delivery, Outcome, device_address, now, user_address
+from whatsapp.testing.errors import IQError
 from whatsapp.testing.groups import GroupService
 from whatsapp.testing.receipts import route_receipt
-from whatsapp.testing.state import Account, Device, ServerState
+from whatsapp.testing.settings import DEFAULT_GROUP_ADDRESSING, ServerSettings
+from whatsapp.testing.state import Device, ServerState
+from whatsapp.testing.tokens import TOKEN_REFUSED, refusal
 from whatsapp.testing.usync import answer_usync
 
-if TYPE_CHECKING:
-    from whatsapp.testing.dispatch import HandlerContext, Handlers
-
-DEFAULT_GROUP_ADDRESSING = "lid"  # what WhatsApp gives new groups since 2025 (and Baileys 7's default)
+# The ack error of a stanza the server cannot validate (Baileys `src/Utils/decode-wa-message.ts`
+# SERVER_ERROR_CODES.SmaxInvalid): no id or `to`, an addressee that does not exist.
+SMAX_INVALID = 479
 # Envelope attributes the server passes through from the sender's stanza to every copy.
 PASSED_THROUGH = ("type", "category", "edit", "push_priority", "expiration")
 
@@ -69,8 +64,10 @@ def message_ack(node: Node, t: int, error: int | None = None) -> Node:
 class Router:
     """Routes client stanzas over one ServerState. Holds no I/O; see `install()` for the async side."""
 
-    def __init__(self, state: ServerState, group_addressing_mode: str = DEFAULT_GROUP_ADDRESSING) -> None:
+    def __init__(self, state: ServerState, group_addressing_mode: str = DEFAULT_GROUP_ADDRESSING,
+                 settings: ServerSettings | None = None) -> None:
         self.state = state
+        self.settings = settings or ServerSettings()
         self.groups = GroupService(state, group_addressing_mode)
         self.routed = 0  # messages accepted (for benchmarks and tests)
         self.copies = 0  # per-device copies produced
@@ -89,8 +86,7 @@ class Router:
             return Outcome(replies=[answer_prekey_fetch(self.state, iq)])
         if xmlns == "w:g2":
             return self.groups.handle(sender, iq)
-        logger.debug("emulator: iq {} not handled by routing", xmlns)
-        return Outcome()
+        raise IQError(501, "feature-not-implemented", what="iq")
 
     # -- stanzas ------------------------------------------------------------------------------------
 
@@ -119,7 +115,7 @@ class Router:
                 return outcome
             lid = group.addressing_mode == "lid"
             attrs: dict[str, AttrValue] = {"from": to, "participant": user_address(sender.account, lid)}
-            accounts = [self.state.accounts[pn] for pn in group.participants if pn in self.state.accounts]
+            accounts = self.state.member_accounts(group)
         else:
             account = self.state.account_for(to.to_non_ad()) if to.is_user else None
             if account is None:
@@ -132,28 +128,59 @@ class Router:
                     outcome.deliveries.append(Delivery(device, Node("chatstate", dict(attrs), [state_child])))
         return outcome
 
+    def _token_refusal(self, sender: Device, node: Node, to: JID) -> str | None:
+        """Why a 1:1 message lacks the trust token it needs (tokens.py), when the server enforces them."""
+        if not self.settings.tctoken_enforcement:
+            return None
+        why = refusal(sender, self.state.account_for(to.to_non_ad()), node, to)
+        if why is not None:
+            logger.info("emulator: message {} from {} to {} refused (463): {}", node.attrs.get("id"), sender.jid,
+                        to, why)
+        return why
+
     def route_message(self, sender: Device, node: Node) -> Outcome:
         t = now()
         to = node.try_attr_jid("to")
         if to is None or not node.attrs.get("id"):
-            logger.debug("emulator: message without id/to rejected: {}", node)
-            return Outcome(replies=[message_ack(node, t, error=400)])
+            logger.info("emulator: message without id/to refused (479): {}", node)
+            return Outcome(replies=[message_ack(node, t, error=SMAX_INVALID)])
         pairwise = self._pairwise_payloads(node, to)
         if to.is_group:
             outcome = self._route_group(sender, node, to, pairwise, t)
+        elif to.is_user and self._token_refusal(sender, node, to) is not None:
+            outcome = Outcome(replies=[message_ack(node, t, error=TOKEN_REFUSED)])
         elif to.is_user:
             outcome = self._route_direct(sender, node, to, pairwise, t)
         else:
-            logger.debug("emulator: message to {} (status/newsletter/broadcast) not modelled", to)
-            outcome = Outcome(replies=[message_ack(node, t)])
+            strict.report(self.state, strict.UNMODELLED, "message-target", f"message to {to}", node=node)
+            outcome = Outcome(replies=[message_ack(node, t, error=SMAX_INVALID)])
         if not outcome.replies:
             outcome.replies.append(message_ack(node, t))
+        mismatch = self._phash_mismatch(sender, node, to, pairwise)
+        if mismatch is not None and "error" not in outcome.replies[0].attrs:
+            logger.info("emulator: message {} missed devices: ack carries phash {}", node.attrs["id"], mismatch)
+            outcome.replies[0].attrs["phash"] = mismatch
         self.routed += 1
         self.copies += len(outcome.deliveries)
         self.state.emit("message_routed", account=sender.account, device=sender,
                         data={"id": node.attrs["id"], "to": to, "targets": [d.device for d in outcome.deliveries],
                               "error": outcome.replies[0].attrs.get("error") if outcome.replies else None})
         return outcome
+
+    def _phash_mismatch(self, sender: Device, node: Node, to: JID, pairwise: dict[Device, list[Node]]) -> str | None:
+        """The server's participant hash when the message did not cover the right devices (coverage.py)."""
+        if to.is_group:
+            group = self.state.group_for(to)
+            if group is None:
+                return None
+            return group_phash_mismatch(self.state, sender, node, self.state.member_accounts(group),
+                                        group.addressing_mode == "lid")
+        recipient = node.try_attr_jid("recipient")
+        chat = (recipient or to).to_non_ad()
+        account = self.state.account_for(chat) if chat.is_user else None
+        if account is None:
+            return None
+        return direct_phash_mismatch(self.state, sender, node, account, pairwise, to.server == "lid")
 
     def _pairwise_payloads(self, node: Node, to: JID) -> dict[Device, list[Node]]:
         """Per target device, the pairwise `<enc>` nodes addressed to it."""
@@ -205,8 +232,8 @@ class Router:
         chat = recipient_attr.to_non_ad() if recipient_attr is not None else to.to_non_ad()
         chat_account = self.state.account_for(chat)
         if chat_account is None:
-            logger.debug("emulator: message to unknown user {}", chat)
-            return Outcome()
+            logger.info("emulator: message to unknown user {} refused (479)", chat)
+            return Outcome(replies=[message_ack(node, t, error=SMAX_INVALID)])
         base = self._base_attrs(sender, node, t)
         outcome = Outcome()
         for device, encs in pairwise.items():
@@ -244,7 +271,7 @@ class Router:
             "addressing_mode": group.addressing_mode,
         })
         outcome = Outcome()
-        members: list[Account] = [self.state.accounts[pn] for pn in group.participants if pn in self.state.accounts]
+        members = self.state.member_accounts(group)
         for account in members:
             for device in account.linked_devices():
                 if device is sender:
@@ -255,63 +282,3 @@ class Router:
                 children = self._children(encs, node, skmsg)
                 outcome.deliveries.append(Delivery(device, Node("message", dict(base), children)))
         return outcome
-
-
-# -- plugging into the server ------------------------------------------------------------------------
-
-_routers: weakref.WeakKeyDictionary[ServerState, Router] = weakref.WeakKeyDictionary()
-
-
-def router_for(ctx: HandlerContext) -> Router:
-    """The Router of this server (one per ServerState; the group addressing mode may be set on the server)."""
-    state = ctx.state
-    router = _routers.get(state)
-    if router is None:
-        mode = getattr(ctx.server, "group_addressing_mode", None) or DEFAULT_GROUP_ADDRESSING
-        router = _routers[state] = Router(state, mode)
-    return router
-
-
-def _logged_in(ctx: HandlerContext) -> Device:
-    device = ctx.device
-    if device is None:
-        raise IQError(401, "not-authorized")
-    return device
-
-
-def install(handlers: Handlers) -> None:
-    """Register the routing handlers in the server's registry (dispatch.py)."""
-
-    async def answer(ctx: HandlerContext, iq: Node) -> list[Node]:
-        outcome = router_for(ctx).answer_iq(_logged_in(ctx), iq)
-        await deliver(outcome.deliveries)
-        return outcome.replies
-
-    handlers.iq("usync")(answer)
-    handlers.iq("encrypt", "get", "key")(answer)
-    handlers.iq("w:g2")(answer)
-
-    async def stanza(ctx: HandlerContext, node: Node) -> None:
-        device = ctx.device
-        if device is None:
-            logger.debug("emulator: {} before login ignored", node.tag)
-            return
-        outcome = router_for(ctx).handle(device, node)
-        await deliver(outcome.deliveries)
-        for reply in outcome.replies:
-            await ctx.connection.send_node(reply)
-
-    for tag in ("message", "receipt", "ack", "chatstate"):
-        handlers.stanza(tag)(stanza)
-
-    @handlers.on_login
-    async def deliver_offline(ctx: HandlerContext) -> int:
-        device = ctx.device
-        if device is None:
-            return 0
-        nodes = take_offline(device)
-        for node in nodes:
-            await ctx.connection.send_node(node)
-        if nodes:
-            logger.info("emulator: delivered {} offline stanzas to {}", len(nodes), device.jid)
-        return len(nodes)

@@ -1,4 +1,5 @@
-"""usync: device lists, LID mappings and is-on-WhatsApp lookups (protocol-notes 5.9).
+"""usync: device lists, LID mappings and is-on-WhatsApp lookups (client side: whatsmeow `user.go` usync,
+GetUserDevices; Baileys `src/WAUSync/`).
 
 ```
 <iq xmlns="usync" type="get"><usync sid mode context last index>
@@ -9,22 +10,25 @@
 
 Each `<user>` is answered with one child per protocol asked for. Users are answered under the JID
 they were asked by: clients key their caches by it. `<lid val>` is given for users asked by phone
-number (Baileys 7 refuses to send without it, interop-notes P13); never for LID queries, where Baileys
-would store a LID→LID "mapping". Non-zero devices carry `key-index` (Baileys drops them otherwise).
+number (Baileys 7 `src/Socket/messages-send.ts` resolves the LID it sends to from it); never for LID
+queries, where Baileys would store the answer as a LID→LID "mapping" (storeLIDPNMappings with the asked
+JID). Non-zero devices carry `key-index` (Baileys drops them otherwise).
 """
 
 from __future__ import annotations
 
 from loguru import logger
 
-from whatsapp.binary.node import Node
+from whatsapp.binary.node import AttrValue, Node
 from whatsapp.jid import JID
 from whatsapp.proto import adv_pb2
+from whatsapp.testing import strict
 from whatsapp.testing.bundles import has_bundle
-from whatsapp.testing.state import Account, ServerState
+from whatsapp.testing.errors import IQError
+from whatsapp.testing.state import PN_SERVER, Account, ServerState
 from whatsapp.xeddsa import sign
 
-PN_SERVER = "s.whatsapp.net"
+MODELLED_PROTOCOLS = frozenset({"devices", "lid", "contact", "status", "disappearing_mode", "business"})
 
 
 def _contact_phone(user: Node) -> str | None:
@@ -62,7 +66,7 @@ def devices_node(account: Account) -> Node:
     entries = []
     for device_id in listed_devices(account):
         device = account.devices[device_id]
-        attrs: dict[str, str] = {"id": str(device_id)}
+        attrs: dict[str, AttrValue] = {"id": str(device_id)}
         if device_id:
             attrs["key-index"] = str(device.key_index)
         entries.append(Node("device", attrs))
@@ -90,16 +94,21 @@ def _protocol_child(protocol: Node, account: Account | None, asked_by: JID | Non
         return Node("disappearing_mode", {"duration": "0", "t": "0"})
     if tag == "business":
         return None  # no account here is a verified business
-    return None  # protocols we do not model are left out, as for a user with nothing to say
+    return None
 
 
 def answer_usync(state: ServerState, iq: Node) -> Node:
     """The `<usync>` child of the result."""
     usync = iq.child("usync")
     if usync is None:
-        return Node("usync", {}, [Node("list", {}, [])])
+        raise IQError(400, "bad-request")
     query = usync.child("query")
     protocols = query.children if query is not None else []
+    for protocol in protocols:
+        if protocol.tag not in MODELLED_PROTOCOLS:
+            # Left out of every user's answer, as for a user with nothing to say; reported, since a client
+            # that depends on it is tested against nothing.
+            strict.report(state, strict.UNMODELLED, "usync-protocol", f"<{protocol.tag}>", node=protocol)
     user_list = usync.child("list")
     results: list[Node] = []
     for user in user_list.children_by_tag("user") if user_list is not None else []:
