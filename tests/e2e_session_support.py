@@ -182,6 +182,25 @@ async def raw_session(uri: str, db: str) -> tuple[dict[str, Any] | None, list[di
         await client.close()
 
 
+async def settled_session(
+    uri: str, db: str, *, interval: float = 0.5, attempts: int = 40
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]], dict[str, Any] | None]:
+    """`raw_session` once MongoDB has stopped changing: a stopped bot may leave its last background fold
+    (an unordered bulk write of key documents) still being applied by the server after the process exited.
+    That is safe by design (folds are versioned, loads read only up to the fold point), but a test that
+    compares documents before and after a refused start must take its baseline after it settles."""
+    import asyncio
+
+    previous = await raw_session(uri, db)
+    for _ in range(attempts):
+        await asyncio.sleep(interval)
+        current = await raw_session(uri, db)
+        if current == previous:
+            return current
+        previous = current
+    raise AssertionError(f"MongoDB documents still changing after {interval * attempts:.0f} s")
+
+
 async def expire_lease(uri: str, db: str) -> None:
     """Stand in for the lease expiry (30 s by default, not settable through the bot's environment) after a
     SIGKILL: the dead owner renews nothing, so the next process could take over once this time passes."""

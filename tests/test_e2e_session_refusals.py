@@ -21,6 +21,7 @@ from tests.e2e_session_support import (
     own_mongo,  # noqa: F401 - fixture
     pair,
     raw_session,
+    settled_session,
     start_logged_in,
     tree_bytes,
 )
@@ -63,7 +64,7 @@ async def test_wrong_encryption_key_refuses_and_changes_nothing(
 ) -> None:
     env = mongo_env(bot_env, mongo_server.uri, mongo_db_name, SESSION_ENCRYPTION_KEY=KEY)
     await stop_gracefully(await pair(server, bots, env))
-    files, documents = tree_bytes(auth_dir(env)), await raw_session(mongo_server.uri, mongo_db_name)
+    files, documents = tree_bytes(auth_dir(env)), await settled_session(mongo_server.uri, mongo_db_name)
 
     for wrong in ("correct horse battery stable", ""):  # a typo, and the key forgotten
         line = await refused(bots, {**env, "SESSION_ENCRYPTION_KEY": wrong})

@@ -28,6 +28,7 @@ from storage.archive import (
 from storage.backup import restore_archive
 from storage.config import StoreConfig
 from storage.history import read_history
+from storage.mongo import SESSIONS
 from tests.fixtures.mongo import MongoTestServer
 from tests.storage_helpers import fast_mongo_config
 from whatsapp import events
@@ -73,6 +74,19 @@ def make_client(server: EmulatedServer, store: Any, seen: Seen) -> Client:
     return client
 
 
+async def _folded_credentials(uri: str, db: str, session_id: str, timeout: float = 20.0) -> None:
+    client_db: AsyncMongoClient[Any] = AsyncMongoClient(uri)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                doc = await client_db[db][SESSIONS].find_one({"_id": session_id})
+                if doc is not None and doc.get("credentials") is not None:
+                    return
+                await asyncio.sleep(0.2)
+    finally:
+        await client_db.close()
+
+
 async def test_device_removed_archives_both_copies_and_the_production_session_is_recoverable(
     tmp_path: Path, mongo_server: MongoTestServer, mongo_db_name: str, log_lines: list[str]
 ) -> None:
@@ -92,6 +106,9 @@ async def test_device_removed_archives_both_copies_and_the_production_session_is
         production = store.snapshot()
         me_id = store.creds.me_id
         assert production.creds is not None and me_id
+        # The credentials reach MongoDB's session document with the background fold; until then they sit in
+        # change-log entries. Wait for the fold, so the archived session document checked below holds them.
+        await _folded_credentials(mongo_server.uri, mongo_db_name, config.session_id)
 
         await server.faults.device_removed(server.state.device_for(me_id))
         logged_out = await seen.wait(events.LoggedOut)
