@@ -37,7 +37,6 @@ async def page() -> AsyncIterator[VersionPage]:
 @pytest.fixture
 async def strict_server() -> AsyncIterator[EmulatedServer]:
     async with EmulatedServer(min_version=FLOOR) as server:
-        server.settings.tctoken_enforcement = True
         server.create_account(PHONE)
         yield server
 

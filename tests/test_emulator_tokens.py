@@ -2,9 +2,8 @@
 
 Decided per the real server (docs/protocol.md §Trust tokens): a gated 1:1 message to a contact who issued
 the sender a token must carry it. Baileys 7 stores the tokens it is handed and attaches them, so it keeps
-talking; Baileys 6.7 never attaches one, so with enforcement on its reply to a contact who wrote first is
-refused with 463 and not delivered, as the 2026 server refuses it. `ServerSettings.tctoken_enforcement`
-stays off by default so the interop tests keep modelling accounts the server does not gate yet.
+talking; Baileys 6.7 never attaches one, so its reply to a contact who wrote first is refused with 463 and
+not delivered, as the 2026 server refuses it. `ServerSettings.tctoken_enforcement` is on by default.
 """
 
 from __future__ import annotations
@@ -133,8 +132,8 @@ def test_cstoken_and_restricted_senders(state: ServerState) -> None:
 def test_router_refuses_with_463_and_delivers_nothing(state: ServerState) -> None:
     alice, bob = state.accounts[A], state.accounts[B]
     issue(state, bob, _token_iq(alice.jid, t=int(time.time())), now=int(time.time()))
-    lenient, strict = Router(state), Router(state, settings=ServerSettings(tctoken_enforcement=True))
-    assert lenient.handle(alice.devices[1], _message(bob.jid)).deliveries  # enforcement off: routed
+    lenient, strict = Router(state, settings=ServerSettings(tctoken_enforcement=False)), Router(state)
+    assert lenient.handle(alice.devices[1], _message(bob.jid)).deliveries  # enforcement turned off: routed
     outcome = strict.handle(alice.devices[1], _message(bob.jid))
     assert outcome.deliveries == [] and outcome.replies[0].attrs["error"] == "463"
     with_token = _message(bob.jid, Node("tctoken", {}, bob.issued_tokens[A][0].token))
@@ -148,7 +147,6 @@ def test_router_refuses_with_463_and_delivers_nothing(state: ServerState) -> Non
 async def test_baileys_7_and_python_keep_talking_under_enforcement(
     emulator: EmulatedServer, make_baileys: HarnessFactory, tmp_path: Path
 ) -> None:
-    emulator.settings.tctoken_enforcement = True
     py = await paired_python(emulator)
     alice = await paired_baileys(emulator, make_baileys, tmp_path, "alice", "baileys")
     try:
@@ -174,7 +172,6 @@ async def test_baileys_7_and_python_keep_talking_under_enforcement(
 async def test_baileys_6_reply_without_the_token_is_refused_with_463(
     emulator: EmulatedServer, make_baileys: HarnessFactory, tmp_path: Path
 ) -> None:
-    emulator.settings.tctoken_enforcement = True
     py = await paired_python(emulator)
     bob = await paired_baileys(emulator, make_baileys, tmp_path, "bob", "@whiskeysockets/baileys")
     try:

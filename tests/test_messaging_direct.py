@@ -33,6 +33,17 @@ async def test_baileys_and_python_exchange_texts(
         sent = await py.client.send_text(pn("alice"), "hello alice")
         got_back = await alice.wait_for("message", lambda e: e["id"] == sent.id)
         assert got_back["text"] == "hello alice" and not got_back["fromMe"]
+        if flavour == "@whiskeysockets/baileys":
+            # Differs on purpose: after our reply we issue Alice our trust token (as whatsmeow and Baileys 7
+            # do); Baileys 6.7 never attaches tokens, so its next message is refused with 463 by the server,
+            # as the 2026 server refuses it (docs/protocol.md §Trust tokens).
+            ours = emulator.account(PEOPLE["py"][0])
+            await emulator.wait_for(lambda e: e.kind == "token_issued" and e.account is ours)
+            mid = (await alice.command("send_text", jid=pn("py"), text="ping 0"))["id"]
+            refused = await emulator.wait_for(lambda e: e.kind == "message_routed" and e.data["id"] == mid)
+            assert refused.data["error"] == "463" and not [m for m in py.messages if m.id == mid]
+            assert not py.failures
+            return
         for i in range(3):
             mid = (await alice.command("send_text", jid=pn("py"), text=f"ping {i}"))["id"]
             assert (await py.message(mid)).text == f"ping {i}"

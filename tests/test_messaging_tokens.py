@@ -53,7 +53,6 @@ def _routed(server: EmulatedServer, message_id: str) -> list[str | None]:
 
 
 async def test_reply_to_a_contact_who_wrote_first_carries_its_token(emulator: EmulatedServer) -> None:
-    emulator.settings.tctoken_enforcement = True
     bot = await paired_python(emulator, name="py")
     alice = await paired_python(emulator, name="alice")
     try:
@@ -85,7 +84,6 @@ async def test_reply_to_a_contact_who_wrote_first_carries_its_token(emulator: Em
 
 
 async def test_a_token_that_arrives_during_the_refresh_gets_one_retry(emulator: EmulatedServer) -> None:
-    emulator.settings.tctoken_enforcement = True
     bot = await paired_python(emulator, name="py")
     alice = await paired_python(emulator, name="alice")
     # Alice issued her token to the bot (as her client does after writing), but its notification is held back.
@@ -115,7 +113,6 @@ async def test_a_token_that_arrives_during_the_refresh_gets_one_retry(emulator: 
 async def test_463_surfaces_as_send_error_when_no_token_can_be_had(
     emulator: EmulatedServer, log_lines: list[str]
 ) -> None:
-    emulator.settings.tctoken_enforcement = True
     bot = await paired_python(emulator, name="py")
     carol = await paired_python(emulator, name="carol")
     emulator.account(PEOPLE["py"][0]).reachout_restricted = True  # may not start new chats

@@ -15,7 +15,7 @@ import sys
 from loguru import logger
 
 from whatsapp.testing.server import EmulatedServer
-from whatsapp.testing.settings import QRTimings
+from whatsapp.testing.settings import DEFAULT_MIN_VERSION, QRTimings
 from whatsapp.version import parse_version
 
 HELP = """commands:
@@ -37,10 +37,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--qr-next", type=float, default=20.0, help="seconds each following ref stays valid")
     parser.add_argument("--no-prompt", action="store_true", help="serve without reading commands")
     parser.add_argument("--log-level", default="INFO")
-    parser.add_argument("--min-version", type=parse_version, metavar="A.B.C",
-                        help="refuse older WA Web versions with <failure reason=405>")
-    parser.add_argument("--enforce-tokens", action="store_true",
-                        help="refuse 1:1 messages without the trust token they need (ack error 463)")
+    parser.add_argument("--min-version", type=parse_version, metavar="A.B.C", default=DEFAULT_MIN_VERSION,
+                        help="refuse older WA Web versions with <failure reason=405> (default: %(default)s)")
+    parser.add_argument("--no-enforce-tokens", dest="enforce_tokens", action="store_false",
+                        help="deliver 1:1 messages that lack the trust token they need (the real server "
+                        "refuses them with ack error 463, and so does the emulator by default)")
     return parser.parse_args(argv)
 
 

@@ -58,6 +58,7 @@ from whatsapp.testing.routing import Router
 from whatsapp.testing.settings import (
     DEFAULT_EDGE_ROUTING,
     DEFAULT_GROUP_ADDRESSING,
+    DEFAULT_MIN_VERSION,
     HANDSHAKE_TIMEOUT,
     IDLE_TIMEOUT,
     BackgroundTasks,
@@ -88,7 +89,7 @@ class EmulatedServer:
         idle_timeout: float | None = IDLE_TIMEOUT,
         edge_routing: bytes | None = DEFAULT_EDGE_ROUTING,
         state: ServerState | None = None,
-        min_version: tuple[int, int, int] | None = None,
+        min_version: tuple[int, int, int] | None = DEFAULT_MIN_VERSION,
         group_addressing_mode: str = DEFAULT_GROUP_ADDRESSING,
     ) -> None:
         """`state` and `ca` taken from a stopped server make a "restarted" one: same accounts, devices

@@ -16,6 +16,10 @@ IDLE_TIMEOUT = 60.0
 DEFAULT_GROUP_ADDRESSING = "lid"
 # Sent as <ib><edge_routing> after login; clients echo it in an "ED" prefix when they reconnect.
 DEFAULT_EDGE_ROUTING = b"\x08\x08\x08\x02"
+# WA Web builds older than this are refused with <failure reason="405">, as the December 2026 server refuses
+# builds from before mid-2026 (the client's own old default, 2.3000.1035194821 from March 2026, among them).
+# Both pinned Baileys releases (2.3000.1043857760) and our default (payload.DEFAULT_VERSION) are newer.
+DEFAULT_MIN_VERSION = (2, 3000, 1_040_000_000)
 
 
 @dataclass(slots=True)
@@ -52,12 +56,12 @@ class ServerSettings:
     # Clients echo it in an "ED" prefix when they reconnect (ClientConnection.routing_info). None sends nothing.
     edge_routing: bytes | None = DEFAULT_EDGE_ROUTING
     # Clients announcing an older WA Web version get <failure reason="405"> (client outdated).
-    min_version: tuple[int, int, int] | None = None
+    min_version: tuple[int, int, int] | None = DEFAULT_MIN_VERSION
     # Trust tokens (tokens.py): a 1:1 message to a contact who issued the sender a token must carry it, a
-    # restricted sender needs one, a wrong token is refused: `<ack error="463">`, not delivered. Off by
-    # default: Baileys 6 never attaches tokens, and existing interop runs model accounts the server does not
-    # gate yet (tests/test_emulator_tokens.py shows what a gated Baileys 6 gets).
-    tctoken_enforcement: bool = False
+    # restricted sender needs one, a wrong token is refused: `<ack error="463">`, not delivered. On by
+    # default, as the 2026 server; Baileys 6 never attaches tokens, so its replies to a contact who issued
+    # one are refused (tests/test_emulator_tokens.py, tests/test_messaging_direct.py say so on purpose).
+    tctoken_enforcement: bool = True
 
 
 class BackgroundTasks:
