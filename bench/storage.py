@@ -3,7 +3,7 @@
     .venv/bin/python bench/storage.py [--keys 1000] [--messages 200]
 
 Starts its own SecantusDB (loopback, temporary directory) in both server modes: a replica set, and a
-standalone server that refuses transactions (tests/fixtures/mongo_proxy.py). An incoming message is
+standalone server that refuses transactions (whatsapp/testing/harness/mongo_proxy.py). An incoming message is
 modelled as the unit of work a decrypt makes: one ~1.5 KB session record updated and one pre-key
 deleted. Figures: load time from MongoDB (empty folder) and from the folder (no MongoDB); per message,
 bytes written and fsyncs to the folder, MongoDB commands (round trips) and bytes sent, and the commit

@@ -3,7 +3,7 @@
 `MongoTestServer(base_dir, mode=...)` binds a free 127.0.0.1 port over a data directory of its own; `.uri`
 stays the same across `stop()` / `start()` / `restart(signal.SIGKILL)`, which is what crash tests need.
 Mode "replset" is SecantusDB's default (a single-node replica set); "standalone" runs `--standalone` behind
-tests/fixtures/mongo_proxy.py, which refuses transactions as a standalone mongod does. The pytest fixtures
+whatsapp/testing/harness/mongo_proxy.py, which refuses transactions as a standalone mongod does. The pytest fixtures
 around it live in tests/fixtures/mongo.py; bench/storage.py uses it directly.
 """
 
@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 SECANTUSD = Path(sys.executable).with_name("secantusd-py")
-# The standalone-mode proxy is a script of the storage tests (run as a subprocess, never imported).
-PROXY = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "mongo_proxy.py"
+# The standalone-mode proxy runs as its own process (a subprocess, never imported here).
+PROXY = Path(__file__).resolve().with_name("mongo_proxy.py")
 MODES = ("replset", "standalone")
 
 
