@@ -116,7 +116,7 @@ def build_client(config: BotConfig, auth: AuthState) -> Client:
         auth,
         url=config.wa_url,
         root_public_key=config.wa_root_key,
-        device=DeviceConfig(push_name=config.push_name),
+        device=DeviceConfig(push_name=config.push_name, sync_full_history=config.full_history),
         phone_number=config.phone_number,
         presence=presence,
         version=config.wa_version,  # renewed by itself on a 405 (whatsapp/version.py)

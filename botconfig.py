@@ -21,6 +21,7 @@ from whatsapp.version import parse_version
 
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 PRESENCE_VALUES = ("available", "unavailable", "none")
+HISTORY_SYNC_VALUES = ("recent", "full")  # HISTORY_SYNC: DeviceProps.requireFullSync false / true
 
 
 class ConfigError(WhatsAppError):
@@ -54,6 +55,7 @@ class BotConfig:
     max_download_mb: float = 100.0  # BOT_MAX_DOWNLOAD_MB: media larger than this (MiB) is not downloaded
     plugin_packages: tuple[str, ...] = ("plugins",)  # packages whose modules are the plugins
     session_webhook_url: str | None = None  # SESSION_WEBHOOK_URL: JSON POST on session status changes
+    full_history: bool = False  # HISTORY_SYNC=full: ask the phone for the whole history when pairing
 
     def __repr__(self) -> str:  # the URI may hold a password, the key is a secret
         return (
@@ -119,6 +121,10 @@ class BotConfig:
         if presence not in PRESENCE_VALUES:
             raise ConfigError("WA_PRESENCE", f"must be one of {', '.join(PRESENCE_VALUES)}")
 
+        history_sync = (get("HISTORY_SYNC") or "recent").lower()
+        if history_sync not in HISTORY_SYNC_VALUES:
+            raise ConfigError("HISTORY_SYNC", f"must be one of {', '.join(HISTORY_SYNC_VALUES)}, got {history_sync!r}")
+
         mongodb_uri = get("MONGODB_URI")
         if mongodb_uri is not None and not mongodb_uri.startswith(("mongodb://", "mongodb+srv://")):
             raise ConfigError("MONGODB_URI", "must start with mongodb:// or mongodb+srv://")
@@ -174,4 +180,5 @@ class BotConfig:
             mongodb_db=get("MONGODB_DB"),
             session_encryption_key=get("SESSION_ENCRYPTION_KEY"),
             session_webhook_url=webhook_url,
+            full_history=history_sync == "full",
         )

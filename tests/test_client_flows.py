@@ -16,7 +16,7 @@ from whatsapp.auth import MemoryAuthState
 from whatsapp.binary import Node
 from whatsapp.client import Client
 from whatsapp.connection import disconnect_events
-from whatsapp.errors import PairingError, PairRejected, WhatsAppError
+from whatsapp.errors import PairingError, PairRejected, StorageError, WhatsAppError
 from whatsapp.inbox import Inbox
 from whatsapp.jid import JID
 from whatsapp.offline import BacklogState, OfflineBacklog
@@ -172,7 +172,7 @@ async def test_router_prelude_routes_default_and_fallback() -> None:
         return handler
 
     router = StanzaRouter(record("fallback"))
-    router.add_prelude("notification", record("ack"))
+    router.add_prelude("receipt", record("ack"))
     router.add(Route("notification", record("devices"), type="devices"))
     router.set_default("notification", record("other"))
     router.add(Route("notification", record("prekeys"), type="encrypt", child="count"))
@@ -180,10 +180,35 @@ async def test_router_prelude_routes_default_and_fallback() -> None:
     await router.dispatch(Node("notification", {"type": "encrypt"}, [Node("count", {"value": "3"})]))
     await router.dispatch(Node("notification", {"type": "encrypt"}))  # no <count>: the default
     await router.dispatch(Node("presence"))
-    assert seen == ["ack:notification", "devices:notification", "ack:notification", "prekeys:notification",
-                    "ack:notification", "other:notification", "fallback:presence"]
+    await router.dispatch(Node("receipt"))
+    assert seen == ["devices:notification", "prekeys:notification", "other:notification", "fallback:presence",
+                    "ack:receipt", "fallback:receipt"]
     with pytest.raises(ValueError):
         router.set_default("notification", record("again"))
+
+
+async def test_router_acks_after_the_handler_unless_nothing_could_be_stored() -> None:
+    seen: list[str] = []
+
+    async def ack(node: Node) -> None:
+        seen.append(f"ack:{node.attrs['id']}")
+
+    async def handler(node: Node) -> None:
+        seen.append(f"handled:{node.attrs['id']}")
+        if node.attrs["id"] == "bug":
+            raise ValueError("a handler's bug")
+        if node.attrs["id"] == "disk":
+            raise StorageError("the store refused")
+
+    router = StanzaRouter(handler)
+    router.add_ack("notification", ack)
+    await router.dispatch(Node("notification", {"id": "ok"}))
+    with pytest.raises(ValueError):
+        await router.dispatch(Node("notification", {"id": "bug"}))  # acked all the same: no endless resend
+    with pytest.raises(StorageError):
+        await router.dispatch(Node("notification", {"id": "disk"}))  # not stored: not acked, sent again
+    await router.dispatch(Node("receipt", {"id": "other"}))  # no ack registered for the tag
+    assert seen == ["handled:ok", "ack:ok", "handled:bug", "ack:bug", "handled:disk", "handled:other"]
 
 
 def test_the_clients_table_routes_every_known_stanza() -> None:

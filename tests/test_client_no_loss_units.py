@@ -230,6 +230,21 @@ def test_emulator_keeps_a_message_until_the_device_confirms_it() -> None:
     assert list(device.offline_queue) == [second]
 
 
+def test_emulator_keeps_a_notification_until_its_ack() -> None:
+    state = ServerState()
+    account = state.add_account("15550001111")
+    device = dataclasses.replace(account.devices[0], device_id=3, unconfirmed={})
+    conn = _Conn(1)
+    token = Node("notification", {"id": "7", "from": "15550002222@s.whatsapp.net", "type": "privacy_token"})
+    devices = Node("notification", {"id": "8", "type": "devices"})  # from the server: the ack goes to it
+    track(device, conn, token)  # type: ignore[arg-type]
+    track(device, conn, devices)  # type: ignore[arg-type]
+    assert settle(device, Node("ack", {"id": "7", "class": "message", "to": "15550002222@s.whatsapp.net"})) == 0
+    assert settle(device, Node("ack", {"id": "8", "class": "notification", "to": "s.whatsapp.net"})) == 1
+    assert requeue(device, conn) == 1  # type: ignore[arg-type]  # the token was never acked: sent again
+    assert list(device.offline_queue) == [token]
+
+
 # ---- the bot dispatcher's holds ------------------------------------------------------------------------
 
 

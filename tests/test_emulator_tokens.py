@@ -79,9 +79,18 @@ def test_issuing_records_the_token_and_notifies_the_recipient(state: ServerState
     assert note.attrs["sender_lid"] == alice.lid_jid
     token = note.child("tokens").children[0]  # type: ignore[union-attr]  # built by issue()
     assert token.attrs["t"] == str(NOW) and token.content == alice.issued_tokens[B][0].token
-    for _ in range(KEEP_ISSUED + 2):
+    first = alice.issued_tokens[B][0]
+    for _ in range(3):  # issued again in the same second: the first one stays good for its window
         issue(state, alice, _token_iq(bob.jid), now=NOW)
-    assert len(alice.issued_tokens[B]) == KEEP_ISSUED
+    reply = _message(alice.jid, Node("tctoken", {}, first.token))
+    assert refusal(bob.devices[1], alice, reply, alice.jid, now=NOW) is None
+    later = NOW + 4 * WEEK  # the window has passed: the old ones are dropped when the next is issued
+    assert refusal(bob.devices[1], alice, reply, alice.jid, now=later) is not None
+    issue(state, alice, _token_iq(bob.jid, t=later), now=later)
+    assert [t.t for t in alice.issued_tokens[B]] == [later]
+    for _ in range(KEEP_ISSUED + 2):
+        issue(state, alice, _token_iq(bob.jid, t=later), now=later)
+    assert len(alice.issued_tokens[B]) == KEEP_ISSUED  # bounded all the same
 
 
 @pytest.mark.parametrize(("iq", "code"), [

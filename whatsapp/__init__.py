@@ -17,7 +17,8 @@ The public API is what `__all__` names:
 - The session contract: `AuthState` (what a session store implements), `MemoryAuthState`,
   `KeyType`, `Credentials`. Durable stores (folder, MongoDB) live in the `storage` package.
 - `events`: every event class (`events.QR`, `events.Connected`, `events.MessageReceived`, ...);
-  the message types `MessageReceived`, `DecryptFailed` and `SendResult` are also here at the top.
+  the message types `MessageReceived`, `DecryptFailed` and `SendResult`, and `HistorySync` (a chunk of
+  history from our phone), are also here at the top.
 - `JID`, the address type, and the disconnect vocabulary `DisconnectReason` / `DisconnectKind`.
 - `errors` and its classes: one tree rooted at `WhatsAppError` (see whatsapp/errors.py).
 
@@ -50,7 +51,7 @@ from whatsapp.errors import (
     TransportError,
     WhatsAppError,
 )
-from whatsapp.events import DecryptFailed, Event, MessageReceived
+from whatsapp.events import DecryptFailed, Event, HistorySync, MessageReceived
 from whatsapp.jid import JID
 from whatsapp.keepalive import KeepaliveTiming
 from whatsapp.media_http import MediaOptions
@@ -80,6 +81,7 @@ __all__ = [
     "EncodeError",
     "Event",
     "HandshakeError",
+    "HistorySync",
     "IqError",
     "IqTimeout",
     "KeepaliveFailed",

@@ -18,7 +18,7 @@
 The Client owns the lifecycle and the public methods; the work is done by the modules it composes:
 the connection supervisor (whatsapp/connection.py), the stanza router (whatsapp/router.py) filled
 by pairing (pairing_flow.py), login upkeep (upkeep.py), notifications, receipts, calls and the
-receiver (receive.py), plus the sender (send.py). Each gets a narrow `Context`
+receiver (receive.py), plus the sender (send.py) and history sync (history.py). Each gets a narrow `Context`
 (whatsapp/context.py), never the Client, so no module below imports this one.
 """
 
@@ -48,6 +48,7 @@ from whatsapp.eventlog import EventLog, Release
 from whatsapp.events import E, Event, EventBus, HandlerResult, MessageReceived, Unsubscribe
 from whatsapp.fanout import Fanout
 from whatsapp.groups import GroupDirectory, GroupInfo
+from whatsapp.history import HistorySyncer
 from whatsapp.inbox import Inbox
 from whatsapp.iq import DEFAULT_IQ_TIMEOUT
 from whatsapp.jid import JID
@@ -143,7 +144,8 @@ class Client:
         self._media = MediaService(ctx, media or MediaOptions(), self.send_message)
         self._pairing = PairingFlow(ctx, PairingConfig(phone_number, qr_timeouts, self.device))
         upkeep = LoginUpkeep(ctx, UpkeepConfig(offline_timeout), standing,
-                             [("server props fetch", lambda: fetch_props(ctx, props))])
+                             [("server props fetch", lambda: fetch_props(ctx, props)),
+                              ("trust token pruning", trust.prune_expired)])  # after the props: their window
         receiver = Receiver(ctx, self._log)
         receiver.receipts_active = standing.receipts_active
         concerns: tuple[Concern, ...] = (
@@ -153,6 +155,10 @@ class Client:
         for concern in concerns:
             concern.install(self._router)
         self.bus.add_handler(MessageReceived, standing.on_message)  # our own messages carry our push name
+        # Our phone's history-sync chunks: tokens, nctSalt, LID mappings, push name (whatsapp/history.py).
+        self._history = HistorySyncer(ctx, self._download_history, trust.store_tokens, standing.learn_push_name,
+                                      self._log.hold)
+        self.bus.add_handler(MessageReceived, self._history.on_message)
         # At every login, before the offline backlog: the events an earlier run did not finish handling.
         self.bus.add_handler(events.Connected, self._redeliver)
 
@@ -327,6 +333,11 @@ class Client:
         `await message.download()`, which also recovers expired media through the phone. `max_bytes`:
         this download's cap instead of the client's (`MediaOptions.max_download_bytes`); None for none."""
         return await self._media.downloader.download(item, path, max_bytes=max_bytes)
+
+    async def _download_history(self, item: Downloadable) -> bytes:
+        data = await self._media.downloader.download(item)  # no path: the plaintext as bytes
+        assert isinstance(data, bytes)
+        return data
 
     async def group_metadata(self, jid: JID | str, *, refresh: bool = False) -> GroupInfo:
         target = JID.parse(jid) if isinstance(jid, str) else jid

@@ -29,7 +29,7 @@ from whatsapp.content import message_text
 from whatsapp.errors import MediaError
 from whatsapp.jid import JID
 from whatsapp.media_message import MediaDownloads, MediaInfo, media_info
-from whatsapp.proto import e2e_pb2
+from whatsapp.proto import e2e_pb2, history_sync_pb2
 from whatsapp.reconnect import Decision, DisconnectReason
 
 
@@ -229,6 +229,23 @@ class DecryptFailed(Event):
     error: str
     retry_count: int
     gave_up: bool  # NACKed: no further retry will be asked for
+
+
+@dataclass(frozen=True, slots=True)
+class HistorySync(Event):
+    """One history-sync chunk from our phone, after what the client keeps of it was stored and the phone
+    was told (whatsapp/history.py). `data` is the whole parsed chunk (conversations, messages, push names)
+    for applications that want the history; the client itself keeps none of it.
+    """
+
+    message_id: str  # the notification message's id
+    sync_type: str  # HistorySync.HistorySyncType name: INITIAL_BOOTSTRAP, RECENT, FULL, PUSH_NAME, ...
+    chunk_order: int
+    progress: int | None  # percent, when the phone says
+    conversations: int
+    messages: int
+    push_names: int
+    data: history_sync_pb2.HistorySync = field(repr=False)
 
 
 # ---- delivery -----------------------------------------------------------------------------------------------

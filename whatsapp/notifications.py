@@ -6,7 +6,8 @@
 - `<notification type="devices">`: a contact (or we) linked or removed a device, so its cached device
   list is stale; `type="w:gp2"`: a group changed, so its cached metadata is stale;
 - every other notification is raised as `NodeReceived` for applications.
-Every notification was acknowledged before it gets here (the router's prelude, whatsapp/router.py).
+Every notification is acknowledged after its handler returned (the router's `add_ack`, whatsapp/router.py):
+what it carries is stored before the server forgets it.
 Trust tokens (`privacy_token`) are routed by whatsapp/trust.py; history sync and app state get a Route each.
 """
 
@@ -44,7 +45,7 @@ class Notifications:
         self.offline = offline
 
     def install(self, router: StanzaRouter) -> None:
-        router.add_prelude("notification", self.ctx.ack)
+        router.add_ack("notification", self.ctx.ack)
         router.add(Route("ib", self.on_ib))
         router.add(Route("notification", self.on_devices, type="devices"))
         router.add(Route("notification", self.on_group_change, type="w:gp2"))

@@ -86,7 +86,9 @@ class DeviceConfig:
     push_name: str | None = None
     country_code: str = "US"
     language: str = "en"
-    sync_full_history: bool = True
+    # DeviceProps.requireFullSync: ask the phone for the whole history, not the recent chunks (whatsmeow's default
+    # is false; a bot needs only the tokens, salt and mappings of the first chunks). The bot's HISTORY_SYNC=full.
+    sync_full_history: bool = False
     history_sync_config: DeviceProps.HistorySyncConfig = field(default_factory=_default_history_sync_config)
     # Login-mode flags: passive=True/pull=True make the server hold the offline queue until we ask for it.
     login_passive: bool = True

@@ -1,9 +1,9 @@
 """Our presence and push name, and what follows from them (docs/protocol.md §Presence and push name).
 
 - The push name is what contacts see as our name. It is learned from the account (our own messages from
-  other devices carry it as `notify`, as Baileys `src/Socket/chats.ts` reads it; app state and history
-  sync later), kept in `Credentials.push_name`; a configured one (WA_PUSH_NAME) overrides it. It never
-  goes into the ClientPayload.
+  other devices carry it as `notify`, as Baileys `src/Socket/chats.ts` reads it; history sync lists it,
+  whatsapp/history.py; app state later), kept in `Credentials.push_name`; a configured one (WA_PUSH_NAME)
+  overrides it. It never goes into the ClientPayload.
 - `<presence type="available|unavailable" name=…>` is sent only with a name: without one contacts see
   "-", and neither reference client sends it (Baileys `sendPresenceUpdate`, whatsmeow `presence.go`).
   It is sent after login and again when a name is first learned.

@@ -2,7 +2,9 @@
 
 Each handler module lists its own routes (`routes()`), the client adds them at construction, and
 the reader hands every stanza to `dispatch`. A tag can have a prelude that runs before any of its
-routes (the `<ack>` every receipt, notification and call needs, whatever handles it). Routes are
+routes (the `<ack>` every receipt and call needs, whatever handles it), or an ack that runs after
+the handler (a notification's `<ack>`: the server forgets a notification once acked, so what it
+carries must be stored first, as whatsmeow's deferred ack in `notification.go`). Routes are
 tried in the order they were added; the first whose conditions all hold wins. A tag's default
 (`set_default`) takes what none of its routes matched, wherever it was added; a stanza nothing
 takes goes to the fallback (the client raises it as `NodeReceived`).
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from whatsapp.binary import Node
+from whatsapp.errors import StorageError
 
 StanzaHandler = Callable[[Node], Awaitable[None]]
 
@@ -53,6 +56,7 @@ class StanzaRouter:
     def __init__(self, fallback: StanzaHandler) -> None:
         self._routes: dict[str, list[Route]] = {}
         self._preludes: dict[str, list[StanzaHandler]] = {}
+        self._acks: dict[str, StanzaHandler] = {}
         self._defaults: dict[str, StanzaHandler] = {}
         self._fallback = fallback
 
@@ -73,6 +77,12 @@ class StanzaRouter:
         """`handler` runs first for every stanza with this tag, whichever route takes it."""
         self._preludes.setdefault(tag, []).append(handler)
 
+    def add_ack(self, tag: str, handler: StanzaHandler) -> None:
+        """`handler` runs after whichever route took the stanza: when it returned, or failed with anything
+        but a `StorageError` (a bug must not make the server send the stanza forever; what could not be
+        stored stays unacknowledged, and the server delivers it again)."""
+        self._acks[tag] = handler
+
     def route_for(self, node: Node) -> Route | None:
         for route in self._routes.get(node.tag, ()):
             if route.matches(node):
@@ -88,6 +98,19 @@ class StanzaRouter:
     async def dispatch(self, node: Node) -> None:
         for prelude in self._preludes.get(node.tag, ()):
             await prelude(node)
+        ack = self._acks.get(node.tag)
+        try:
+            await self._route(node)
+        except StorageError:
+            raise
+        except Exception:
+            if ack is not None:
+                await ack(node)
+            raise
+        if ack is not None:
+            await ack(node)
+
+    async def _route(self, node: Node) -> None:
         route = self.route_for(node)
         if route is not None:
             await route.handler(node)

@@ -10,9 +10,11 @@ One send:
    BEFORE the stanza leaves, so a crash can never send two messages with the same chain key.
 4. Send `<message>` and wait for the server's `<ack>`; `error=..` raises SendError with its code.
 The message is remembered (whatsapp/sent.py) so a retry receipt can be answered (whatsapp/resend.py).
-Every message gets a message secret first (whatsapp/msgsecret.py). A 1:1 stanza carries the contact's trust
-token (whatsapp/trust.py); after it was accepted we issue ours when due; an `<ack error="463">` (no valid
-token) gets one retry when a fresh token could be had, then SendError(463) with one clear log line.
+Every message gets a message secret first (whatsapp/msgsecret.py), and with it a `<reporting>` token
+(whatsapp/reporting.py), on 1:1 and group sends alike, where whatsmeow and Baileys send one. A 1:1 stanza
+carries the contact's trust token (whatsapp/trust.py); after it was accepted we issue ours when due; an
+`<ack error="463">` (no valid token) gets one retry when a fresh token could be had, then SendError(463)
+with one clear log line.
 
 Sessions are always keyed by the device's canonical (LID) address, see `whatsapp.addressing`.
 """
@@ -38,6 +40,7 @@ from whatsapp.msgsecret import with_message_secret
 from whatsapp.padding import pad_message
 from whatsapp.phash import ParticipantHash
 from whatsapp.proto import e2e_pb2
+from whatsapp.reporting import reporting_node
 from whatsapp.sent import SentMessage, SentMessages
 from whatsapp.signal import SenderKeyRecord, create_sender_key, distribution_message, group_encrypt
 from whatsapp.trust import TOKEN_REFUSED, TrustTokens
@@ -106,7 +109,8 @@ class Sender:
         lid_chat = chat.server == LID
         own_user = (me_lid.to_non_ad() if lid_chat and me_lid else me_pn.to_non_ad())
         own_device = me_lid if lid_chat and me_lid else me_pn
-        padded_message = pad_message(message.SerializeToString())
+        plaintext = message.SerializeToString()
+        padded_message = pad_message(plaintext)
         padded_dsm = pad_message(device_sent_copy(message, chat).SerializeToString())
         own = own_users(me_pn, me_lid)
 
@@ -127,6 +131,9 @@ class Sender:
             children = [Node("participants", {}, participants)]
             if any_prekey:
                 children.append(self.fanout.device_identity())
+            reporting = reporting_node(message, plaintext, message_id, own_device, chat)
+            if reporting is not None:
+                children.append(reporting)  # before the trust token, in whatsmeow's and Baileys' order
             children.extend(tokens)
             node = Node("message", {"id": message_id, "to": chat, "type": kind}, children)
         return node, len(participants)
@@ -158,7 +165,8 @@ class Sender:
                 if current is not None and current != stored_key:
                     record = SenderKeyRecord.from_bytes(current)
                 participants, any_prekey = await self.fanout.encrypt_all(tx, targets, bundles)
-                record, skmsg = group_encrypt(record, pad_message(message.SerializeToString()))
+                plaintext = message.SerializeToString()
+                record, skmsg = group_encrypt(record, pad_message(plaintext))
                 tx.set(KeyType.SENDER_KEY, own_key, record.to_bytes())
             children: list[Node] = []
             if participants:
@@ -166,6 +174,9 @@ class Sender:
             if any_prekey:
                 children.append(self.fanout.device_identity())
             children.append(enc_node("skmsg", skmsg))
+            reporting = reporting_node(message, plaintext, message_id, own_device, group)
+            if reporting is not None:
+                children.append(reporting)
             attrs: dict[str, AttrValue] = {"id": message_id, "to": group, "type": kind}
             if info.addressing_mode == "lid":
                 attrs["addressing_mode"] = "lid"

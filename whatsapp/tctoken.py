@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from whatsapp.binary import Node
 from whatsapp.jid import JID, LID, S_WHATSAPP_NET, SERVER_JID
@@ -56,15 +56,22 @@ class TokenRecord:
     """What we keep per contact (KeyType.TC_TOKEN, keyed by `storage_key`).
 
     `token`/`t`: the contact's token for us and when it was issued; `sender_t`: when we last issued ours
-    to the contact (kept even without a token, so we do not re-issue within a bucket).
+    to the contact (kept even without a token, so we do not re-issue within a bucket). `indexed`: the
+    record is listed for pruning (whatsapp/tokenprune.py); bookkeeping, not part of what the record says.
     """
 
     token: bytes | None = None
     t: int | None = None
     sender_t: int | None = None
+    indexed: bool = field(default=False, compare=False)
 
     def usable(self, window: TokenWindow, now: int) -> bytes | None:
         return self.token if self.token and not window.expired(self.t, now) else None
+
+    def prunable(self, window: TokenWindow, now: int) -> bool:
+        """Nothing in it matters any more: the contact's token expired (or there is none) and ours would be
+        issued again at the next send anyway (whatsmeow deletes the expired ones, `tctoken.go`)."""
+        return window.expired(self.t, now) and window.issue_due(self.sender_t, now)
 
     def merged(self, token: bytes, t: int) -> TokenRecord | None:
         """This record with a newly received token, or None when the stored one is newer (Baileys' rule)."""
@@ -77,6 +84,7 @@ class TokenRecord:
             "token": base64.b64encode(self.token).decode() if self.token else None,
             "t": self.t,
             "sender_t": self.sender_t,
+            **({"i": True} if self.indexed else {}),
         }).encode()
 
     @classmethod
@@ -91,7 +99,7 @@ class TokenRecord:
                 return cls(token or None, _int(raw.get("timestamp")), _int(raw.get("senderTimestamp")))
             raw = json.loads(data)
             token = base64.b64decode(raw["token"]) if raw.get("token") else None
-            return cls(token, _int(raw.get("t")), _int(raw.get("sender_t")))
+            return cls(token, _int(raw.get("t")), _int(raw.get("sender_t")), raw.get("i") is True)
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
 

@@ -1,6 +1,6 @@
 """Trust tokens as a concern: receive, attach, issue ours, recover from a 463 (docs/protocol.md §Trust tokens).
 
-- `<notification type="privacy_token">` (its ack is the router's prelude): each token is stored under the
+- `<notification type="privacy_token">` (acked by the router once stored): each token is stored under the
   issuer's LID (`sender_lid`, or the PN→LID mapping; the PN when no LID is known), unless a newer one is
   stored already; the PN↔LID pair the notification reveals is stored too.
 - A 1:1 send (whatsapp/send.py) asks `stanza_nodes(chat)`: `<tctoken>` while the contact's token is valid
@@ -12,7 +12,10 @@
   and the store read again (a notification may have arrived meanwhile); only a token different from the
   one refused is worth a second try, since a retry without one counts as another reach-out
   (Baileys `src/Socket/messages-recv.ts`).
-Every write of a token record goes through one lock: the notification and the issuer update the same records.
+- Expired records are deleted by a bounded pass (whatsapp/tokenprune.py) at login and, on a connection
+  that stays up, in the background of a send, a day apart at most (whatsmeow prunes at the same points).
+Every write of a token record goes through one lock: the notification, the issuer and the pruning pass
+update the same records (and the index that lists them).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from loguru import logger
 
@@ -40,6 +44,7 @@ from whatsapp.tctoken import (
     takes_tokens,
     tctoken_node,
 )
+from whatsapp.tokenprune import BUCKETS_PER_PASS, BUCKETS_PER_TRANSACTION, PRUNE_INTERVAL, TokenIndex
 
 TOKEN_TAGS = ("tctoken", "cstoken")
 TOKEN_REFUSED = 463  # the ack error of a 1:1 message without a valid trust token
@@ -52,6 +57,9 @@ class TrustTokens:
         self._wall = wall  # unix time: token timestamps are the server's wall clock, not a monotonic one
         self._lock = asyncio.Lock()
         self._issuing: set[str] = set()
+        self.index = TokenIndex(lambda: props.token_window)
+        self._last_prune: float | None = None  # the context's (monotonic) clock
+        self._pruning = False
 
     def install(self, router: StanzaRouter) -> None:
         router.add(Route("notification", self.on_privacy_token, type="privacy_token"))
@@ -85,8 +93,27 @@ class TrustTokens:
                     record, stored = merged, stored + 1
             if stored:
                 async with self.ctx.auth.transaction() as tx:
-                    tx.set(KeyType.TC_TOKEN, storage_key(key), record.to_bytes())
+                    await self.index.save(tx, storage_key(key), record, self._now())
         logger.debug("trust token from {} stored ({} new)", key, stored)
+
+    async def store_tokens(self, tokens: list[tuple[JID, bytes, int, int | None]]) -> int:
+        """Tokens learned elsewhere (history sync: whatsapp/history.py), as (contact, token, t, sender_t):
+        stored under the contact's LID when known, unless a newer one is stored, in one transaction; how
+        many were stored. The notification's lock and merge rule, so neither overwrites a newer token."""
+        stored = 0
+        async with self._lock, self.ctx.auth.transaction() as tx:
+            for contact, token, t, sender_t in tokens:
+                name = storage_key(await self.storage_jid(contact))
+                raw = (await tx.get(KeyType.TC_TOKEN, [name])).get(name)
+                record = (TokenRecord.from_bytes(raw) if raw is not None else None) or TokenRecord()
+                merged = record.merged(token, t)
+                if merged is None:
+                    continue
+                if sender_t and (merged.sender_t or 0) < sender_t:  # when we last issued ours, per the phone
+                    merged = replace(merged, sender_t=sender_t)
+                await self.index.save(tx, name, merged, self._now())  # listed for pruning (tokenprune.py)
+                stored += 1
+        return stored
 
     # ---- sending ----------------------------------------------------------------------------------------
 
@@ -106,6 +133,8 @@ class TrustTokens:
         """The token child of a 1:1 message to `chat`: `<tctoken>`, `<cstoken>` or none."""
         if not takes_tokens(chat):
             return []
+        if self._prune_due():
+            self.ctx.spawn(self.prune_expired(), "trust token pruning")
         key = await self.storage_jid(chat)
         record = await self._load(key)
         if record is None and key != chat.to_non_ad():
@@ -127,9 +156,12 @@ class TrustTokens:
         """Issue our token to `chat` when this bucket has none yet (always with `force`); failures are logged."""
         key = await self.storage_jid(chat)
         name = storage_key(key)
-        record = await self._load(key) or TokenRecord()
+        stored = await self._load(key)
+        record = stored or TokenRecord()
         now = self._now()
         if name in self._issuing or not (force or self.props.token_window.issue_due(record.sender_t, now)):
+            if stored is not None and not stored.indexed:
+                await self._list_unindexed(name)
             return
         self._issuing.add(name)
         try:
@@ -141,12 +173,47 @@ class TrustTokens:
             async with self._lock:
                 current = await self._load(key) or TokenRecord()
                 async with self.ctx.auth.transaction() as tx:
-                    tx.set(KeyType.TC_TOKEN, name, TokenRecord(current.token, current.t, now).to_bytes())
+                    await self.index.save(tx, name, replace(current, sender_t=now), now)
             logger.debug("trust token issued to {}", target)
         except WhatsAppError as exc:
             logger.warning("could not issue our trust token to {}: {}", key, exc)
         finally:
             self._issuing.discard(name)
+
+    async def _list_unindexed(self, name: str) -> None:
+        """A record written before records were indexed (or imported from Baileys): list it, so it can expire."""
+        async with self._lock, self.ctx.auth.transaction() as tx:
+            raw = (await tx.get(KeyType.TC_TOKEN, [name])).get(name)
+            record = TokenRecord.from_bytes(raw) if raw is not None else None
+            if record is not None and not record.indexed:
+                await self.index.save(tx, name, record, self._now())
+
+    # ---- pruning ----------------------------------------------------------------------------------------
+
+    def _prune_due(self) -> bool:
+        last = self._last_prune
+        return not self._pruning and (last is None or self.ctx.clock.now() - last >= PRUNE_INTERVAL)
+
+    async def prune_expired(self) -> None:
+        """Delete the expired token records, a bounded pass a day apart at most; failures are logged."""
+        if not self._prune_due():
+            return
+        self._pruning, self._last_prune = True, self.ctx.clock.now()
+        deleted = 0
+        try:
+            for _ in range(BUCKETS_PER_PASS // BUCKETS_PER_TRANSACTION):
+                async with self._lock, self.ctx.auth.transaction() as tx:  # short: a few buckets
+                    gone, more = await self.index.prune(tx, self._now())
+                deleted += len(gone)
+                if not more:
+                    break
+                await asyncio.sleep(0)  # sends and notifications get the lock between two transactions
+        except WhatsAppError as exc:
+            logger.warning("could not remove expired trust tokens: {}", exc)
+        finally:
+            self._pruning = False
+        if deleted:
+            logger.debug("removed {} expired trust-token records", deleted)
 
     async def recover(self, chat: JID, sent: list[Node]) -> list[Node] | None:
         """After a 463: the token children worth one more try, or None when nothing better can be had."""

@@ -17,7 +17,8 @@ What it does, as the clients expect it (whatsmeow `upload.go`/`download.go`/`med
 Test levers (faults of the media concern): `expire(path)` (as after WhatsApp's retention window; the
 phone can still upload it again, whatsapp/testing/media_retry.py), `settings.blob_ttl`, `corrupt(path)`,
 `corrupt_next_upload()`,
-`fail(host_index, status, count)` (a host answering errors), `revoke_tokens()`. Server events:
+`fail(host_index, status, count)` (a host answering errors), `revoke_tokens()`; `store(body, type)` keeps what
+the simulated phone uploads (history-sync blobs, whatsapp/testing/phone_history.py). Server events:
 `media_conn`, `media_uploaded`, `media_downloaded`, `media_refused`.
 """
 
@@ -182,6 +183,23 @@ class MediaHost:
         """A new direct path for a blob the host once had (the phone's re-upload); None if never seen."""
         blob = self._by_hash.get(enc_sha256)
         return self._publish(blob) if blob is not None else None
+
+    def store(self, body: bytes, media_type: str) -> str:
+        """Keep an encrypted body uploaded from inside the server (the simulated phone's own uploads: it has
+        no HTTP client); its direct path, as an upload's answer gives it."""
+        assert self._dir is not None, "the media host is not started"
+        digest = hashlib.sha256(body).digest()
+        blob = self._by_hash.get(digest)
+        if blob is None:
+            path = self._dir / f"{next(self._ids)}.blob"
+            path.write_bytes(body)
+            blob = Blob(digest, len(body), media_type, path)
+            self._by_hash[digest] = blob
+        direct_path = self._publish(blob)
+        self.uploads += 1
+        self.state.emit("media_uploaded", data={"direct_path": direct_path, "media_type": media_type,
+                                                "size": len(body), "host": "phone"})
+        return direct_path
 
     def _entry(self, direct_path: str) -> _PathEntry:
         entry = self._paths.get(direct_path.split("?", 1)[0])

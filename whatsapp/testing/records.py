@@ -170,6 +170,8 @@ class Device:
     # (reason, extra attributes) and whether it stays for later logins too.
     pending_failure: tuple[str, dict[str, str]] | None = None
     pending_failure_sticky: bool = False
+    # The phone has sent this companion its history sync (phone_history.py): once, after the first login.
+    history_synced: bool = False
 
     def __repr__(self) -> str:
         return f"Device({self.jid}, lid={self.lid_jid}, online={self.online}, removed={self.removed})"

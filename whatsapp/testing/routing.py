@@ -22,7 +22,10 @@ participant) and Baileys `src/Utils/decode-wa-message.ts`.
 - Offline devices: the copies wait in `Device.offline_queue` and are delivered at the next login,
   marked `offline`, before `<ib><offline count=N/>` (delivery.py).
 
-Each routed message emits a `message_routed` server event (data: id, to, targets, error) for tests.
+- The other children: message_parts.py (the reporting token is kept, never delivered; an unknown child is
+  reported as unmodelled).
+
+Each routed message emits a `message_routed` server event (data: id, to, targets, error, reporting) for tests.
 `Router` is sans-I/O (state + stanza in, `Outcome` out); messaging.py plugs it into the server's
 handler table (dispatch.py) and is the only code around it that awaits anything.
 """
@@ -39,6 +42,7 @@ from whatsapp.testing.coverage import direct_phash_mismatch, group_phash_mismatc
 from whatsapp.testing.delivery import Delivery, Outcome, device_address, now, user_address
 from whatsapp.testing.errors import IQError
 from whatsapp.testing.groups import GroupService
+from whatsapp.testing.message_parts import check_children
 from whatsapp.testing.receipts import route_receipt
 from whatsapp.testing.settings import DEFAULT_GROUP_ADDRESSING, ServerSettings
 from whatsapp.testing.state import Device, ServerState
@@ -144,6 +148,7 @@ class Router:
         if to is None or not node.attrs.get("id"):
             logger.info("emulator: message without id/to refused (479): {}", node)
             return Outcome(replies=[message_ack(node, t, error=SMAX_INVALID)])
+        reporting = check_children(self.state, node)  # kept by the server, delivered to nobody
         pairwise = self._pairwise_payloads(node, to)
         if to.is_group:
             outcome = self._route_group(sender, node, to, pairwise, t)
@@ -164,7 +169,8 @@ class Router:
         self.copies += len(outcome.deliveries)
         self.state.emit("message_routed", account=sender.account, device=sender,
                         data={"id": node.attrs["id"], "to": to, "targets": [d.device for d in outcome.deliveries],
-                              "error": outcome.replies[0].attrs.get("error") if outcome.replies else None})
+                              "error": outcome.replies[0].attrs.get("error") if outcome.replies else None,
+                              "reporting": reporting})
         return outcome
 
     def _phash_mismatch(self, sender: Device, node: Node, to: JID, pairwise: dict[Device, list[Node]]) -> str | None:

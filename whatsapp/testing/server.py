@@ -17,6 +17,7 @@ then the read loop); each protocol concern lives in its own module, built here o
     upkeep.py       pings, passive, presence, logout           messaging.py routing handlers over routing.py
     faults.py       stream errors, drops, silences on demand   state.py     accounts, devices, groups, events
     media_host.py   HTTPS media hosts, media_conn              media_retry.py the phone's media re-uploads
+    phone_history.py the phone's history sync, hist_sync receipts
     strict.py       "unmodelled" reports                       account_iqs.py  AB props, blocklist, privacy
 
 The server never decrypts end-to-end content (the simulated phone decrypts what is addressed to it).
@@ -52,6 +53,7 @@ from whatsapp.testing.media_retry import PhoneMedia
 from whatsapp.testing.messaging import install as install_messaging
 from whatsapp.testing.pairing import Pairing
 from whatsapp.testing.phone import PrimaryPhone
+from whatsapp.testing.phone_history import PhoneHistory
 from whatsapp.testing.prekeys import install as install_prekeys
 from whatsapp.testing.privacy import install as install_privacy
 from whatsapp.testing.routing import Router
@@ -125,6 +127,9 @@ class EmulatedServer:
         self.media.install(self.handlers)
         self.phone_media = PhoneMedia(self.state, self.media)
         self.phone_media.install(self.handlers)  # after messaging: it takes server-error receipts first
+        # The phone's history sync to new companions and their hist_sync receipts (phone_history.py).
+        self.phone_history = PhoneHistory(self.state, self.settings, self.media)
+        self.phone_history.install(self.handlers)
         strict.announce(self.state)  # open strictness watches (strict.py) hear this server's reports
         # The phones of a restarted server's accounts act on this server from now on.
         for account in self.state.accounts.values():

@@ -62,6 +62,10 @@ class ServerSettings:
     # default, as the 2026 server; Baileys 6 never attaches tokens, so its replies to a contact who issued
     # one are refused (tests/test_emulator_tokens.py, tests/test_messaging_direct.py say so on purpose).
     tctoken_enforcement: bool = True
+    # The phone sends each new companion its history sync after the first login (phone_history.py), as a real
+    # phone does. Off by default for now: every other test would then see the extra message, its download
+    # and receipts; tests/test_history_sync.py turns it on.
+    history_sync: bool = False
 
 
 class BackgroundTasks:

@@ -43,6 +43,8 @@ WHAT = {
     "handler-error": "a handler raised on the stanza (answered 500)",
     "usync-protocol": "a usync protocol the emulator does not answer (left out)",
     "w:g2": "a group operation the emulator does not model (answered 501)",
+    "message-child": "a message child the emulator does not model (not delivered)",
+    "message-reporting": "a <reporting> node of a shape the server does not take (not kept)",
     "message-target": "a message to a server the emulator does not route (status, newsletter, broadcast)",
     "phone-decrypt": "the simulated phone could not decrypt a copy addressed to it",
     "phone-content": "the simulated phone decrypted a copy whose content is wrong for it",

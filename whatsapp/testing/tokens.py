@@ -37,7 +37,10 @@ from whatsapp.testing.state import ServerState
 TOKEN_REFUSED = 463
 WEEK = 7 * 24 * 3600
 VALID_BUCKETS = 4
-KEEP_ISSUED = 4  # tokens kept per (issuer, recipient): one per bucket of the window
+# A token is honoured for the whole window however many the issuer made since: the server checks a token it
+# minted by its time, so a contact that issues again (Baileys 7 does so after many of its sends) never makes
+# the copy another device holds stale. Expired ones are dropped; the cap only bounds the emulator's memory.
+KEEP_ISSUED = 1024
 TOKEN_BYTES = 24
 
 
@@ -71,6 +74,7 @@ def issue(state: ServerState, issuer: Account, iq: Node, now: int | None = None)
             raise IQError(400, "bad-request: a token for oneself")
         token = IssuedToken(secrets.token_bytes(TOKEN_BYTES), t)
         issued = issuer.issued_tokens.setdefault(recipient.phone_number, [])
+        issued[:] = [kept for kept in issued if valid_at(kept, now)]
         issued.append(token)
         del issued[:-KEEP_ISSUED]
         logger.debug("emulator: {} issued a trust token to {}", issuer.phone_number, recipient.phone_number)

@@ -1,4 +1,4 @@
-"""At-least-once delivery: a `<message>` stays the server's until the device confirms it.
+"""At-least-once delivery: a `<message>` or `<notification>` stays the server's until the device confirms it.
 
 WhatsApp keeps each message for a device until that device's delivery receipt (or an `<ack>`, a NACK
 included) and delivers the ones still unconfirmed again at its next login, marked `offline="1"`,
@@ -9,6 +9,8 @@ before `<ib><offline count=N/>` (whatsmeow `message.go` handles redelivered `off
   participant) and the connection it went out on;
 - `settle` forgets it when that device sends `<receipt>` (any type but `retry`: a retry asks for a
   new copy, the message is not delivered) or `<ack class="message">` naming it (`<list><item id>`s too);
+  a notification when its `<ack class="notification">` comes (whatsmeow acks one after handling it,
+  `notification.go`; what it carried, a trust token say, is the device's only once stored);
 - `requeue`, when a connection closes, puts what it left unconfirmed back at the front of the device's
   offline queue, in the order it was sent (delivery.py takes it from there at the next login).
 """
@@ -19,16 +21,23 @@ from whatsapp.binary.node import Node
 from whatsapp.testing.records import Connection, Device
 
 Key = tuple[str, str, str]
+TRACKED = ("message", "notification")
 
 
 def _key(message_id: str, source: object, participant: object) -> Key:
     return message_id, str(source or ""), str(participant or "")
 
 
+def _node_key(node: Node) -> Key:
+    if node.tag == "notification":  # the server numbers its notifications: the id alone names one
+        return _key(node.attr_str("id") or "", "notification", None)
+    return _key(node.attr_str("id") or "", node.attrs.get("from"), node.attrs.get("participant"))
+
+
 def track(device: Device, connection: Connection, node: Node) -> None:
-    if node.tag != "message" or device.is_primary:
+    if node.tag not in TRACKED or device.is_primary:
         return
-    key = _key(node.attr_str("id") or "", node.attrs.get("from"), node.attrs.get("participant"))
+    key = _node_key(node)
     entries = device.unconfirmed
     entries.pop(key, None)  # a new copy (a resend with the same id) replaces the old one
     if connection.is_open:
@@ -38,14 +47,16 @@ def track(device: Device, connection: Connection, node: Node) -> None:
 
 
 def settle(device: Device, node: Node) -> int:
-    """Forget the messages the device's `<receipt>` or `<ack class=message>` confirms; how many."""
+    """Forget what the device's `<receipt>` or `<ack class=message|notification>` confirms; how many."""
     if node.tag == "receipt" and node.attr_str("type") == "retry":
         return 0
-    if node.tag == "ack" and node.attr_str("class") not in (None, "message"):
+    if node.tag == "ack" and node.attr_str("class") not in (None, *TRACKED):
         return 0
     entries = device.unconfirmed
     if not entries:
         return 0
+    if node.tag == "ack" and node.attr_str("class") == "notification":
+        return 1 if entries.pop(_key(node.attr_str("id") or "", "notification", None), None) is not None else 0
     ids = [node.attr_str("id") or ""]
     listed = node.child("list")
     if listed is not None:
