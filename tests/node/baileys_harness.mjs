@@ -335,9 +335,10 @@ export const COMMANDS = {
         await current.sock.relayMessage(jid, message, { messageId });
         return { id: messageId };
     },
-    send_rich: async ({ jid, text, mentions, quotedId }) => {
+    send_rich: async ({ jid, text, mentions, quotedId, expiration }) => {
         const quoted = quotedId ? received.get(quotedId) : undefined;
-        const sent = await current.sock.sendMessage(jid, { text, mentions: mentions ?? [] }, quoted ? { quoted } : {});
+        const options = { ...(quoted ? { quoted } : {}), ...(expiration ? { ephemeralExpiration: expiration } : {}) };
+        const sent = await current.sock.sendMessage(jid, { text, mentions: mentions ?? [] }, options);
         return { id: sent?.key?.id ?? null };
     },
     read: async ({ jid, id, participant }) => {
