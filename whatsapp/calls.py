@@ -5,7 +5,7 @@ what is not acked). `<call from id t [offline]><offer call-id call-creator>…</
 `CallOffered` (video when the offer has a `<video>` child); `<terminate>` and `<reject>` (the caller gave
 up, or another of our devices declined) become `CallEnded`; the rest stays raw (`NodeReceived`).
 `reject(event)` declines an offer as the apps do: `<call from=US to=CALLER id><reject call-id
-call-creator count="0"/></call>`, acknowledged by the server with `<ack class="call" type="reject">`.
+call-creator count="0"/></call>`; the server's `<ack class="call" type="reject">` needs no answer.
 """
 
 from __future__ import annotations
@@ -46,10 +46,11 @@ class Calls:
         await self.ctx.emit(parse_call(node) or events.NodeReceived(node))
 
     async def reject(self, caller: JID, call_id: str, creator: JID | None = None) -> None:
-        """Decline a ringing call; returns when the server acknowledged it."""
+        """Decline a ringing call. Not waiting for the server's ack (as whatsmeow RejectCall): handlers of
+        CallOffered run on the reader, which must stay free to read that ack."""
         me = self.ctx.me_id
         attrs: dict[str, str | JID] = {"id": self.ctx.new_id(), "to": caller.to_non_ad()}
         if me:
             attrs["from"] = JID.parse(me).to_non_ad()
         reject = Node("reject", {"call-id": call_id, "call-creator": (creator or caller).to_non_ad(), "count": "0"})
-        await self.ctx.query(Node("call", attrs, [reject]))
+        await self.ctx.send(Node("call", attrs, [reject]))
