@@ -3,19 +3,24 @@ shows "typing…" while it runs, and with BOT_REJECT_CALLS=on a call is declined
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from tests.messaging_support import paired_python
-from tests.test_bot_process import PHONE, QR_LINE, BotProcess, launch, stop_gracefully
-from tests.test_bot_process import bot_env, bots, server, slow_env  # noqa: F401  (fixtures)
+from tests.test_bot_process import (  # noqa: F401  (bot_env, bots, server, slow_env: fixtures)
+    PHONE,
+    QR_LINE,
+    BotProcess,
+    bot_env,
+    bots,
+    launch,
+    server,
+    slow_env,
+    stop_gracefully,
+)
 from whatsapp import events
 from whatsapp.testing import EmulatedServer
 
 
 async def test_bot_reads_handled_messages_types_while_slow_and_rejects_calls(
-    server: EmulatedServer, slow_env: dict[str, str], bots: list[BotProcess], tmp_path: Path  # noqa: F811
+    server: EmulatedServer, slow_env: dict[str, str], bots: list[BotProcess]  # noqa: F811
 ) -> None:
     bot = await launch(bots, {**slow_env, "BOT_REJECT_CALLS": "on"})
     await server.account(PHONE).phone.scan_qr((await bot.wait_line(QR_LINE)).group(3))
@@ -37,7 +42,7 @@ async def test_bot_reads_handled_messages_types_while_slow_and_rejects_calls(
         await alice.wait(events.PresenceUpdate, lambda p: p.state == "paused")
         await alice.wait(events.Receipt, lambda r: slow.id in r.ids and r.type == "read")
 
-        caller = server.account(alice.server.account("15550001111").phone_number).devices[0]
+        caller = server.account("15550001111").devices[0]  # Alice's phone rings the bot
         call_id = await server.calls.offer(caller, server.account(PHONE))
         rejected = await server.wait_for(lambda e: e.kind == "call_rejected" and e.data["call_id"] == call_id)
         assert rejected.device is not None and rejected.device.account.phone_number == PHONE

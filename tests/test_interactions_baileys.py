@@ -75,14 +75,14 @@ async def test_receipts_and_presence_both_ways(
         # Presence subscriptions: Alice learns we are online; we learn Alice's state, then a change.
         await alice.command("subscribe", jid=pn("py"))
         online = await alice.wait_for("presence", lambda e: e["id"].startswith(PEOPLE["py"][0]))
-        assert list(online["presences"].values())[0]["lastKnownPresence"] == "available"
+        assert next(iter(online["presences"].values()))["lastKnownPresence"] == "available"
         await py.client.subscribe_presence(pn("alice"))
         first = await py.wait(events.PresenceUpdate, lambda p: p.state in ("available", "unavailable")
                               and p.sender.user in alice_user(emulator))
         assert first.state == "unavailable"  # the harness connects with markOnlineOnConnect=false
         await py.client.send_presence("unavailable")
         offline = await alice.wait_for("presence", lambda e: e["id"].startswith(PEOPLE["py"][0]) and
-                                       list(e["presences"].values())[0]["lastKnownPresence"] == "unavailable")
+                                       next(iter(e["presences"].values()))["lastKnownPresence"] == "unavailable")
         assert offline
         assert not py.failures
     finally:

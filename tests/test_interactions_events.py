@@ -51,7 +51,7 @@ async def test_group_changes_calls_identity_and_blocklist_are_typed_events(
 
         await alice.command("group_participants", jid=gid, participants=[pn("bob")], action="add")
         joined = await py.wait(events.GroupParticipantsChanged, lambda e: e.action == "joined")
-        assert joined.group == group and [p.user for p in joined.participants][0] in users(emulator, "bob")
+        assert joined.group == group and joined.participants[0].user in users(emulator, "bob")
         assert joined.by is not None and joined.by.user in users(emulator, "alice")
         await alice.command("group_participants", jid=gid, participants=[pn("py")], action="promote")
         promoted = await py.wait(events.GroupParticipantsChanged, lambda e: e.action == "promoted")
