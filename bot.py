@@ -148,6 +148,17 @@ def build_client(config: BotConfig, auth: AuthState) -> Client:
     def connected(event: events.Connected) -> None:
         logger.info("bot online as {}", event.me_id)
 
+    if config.reject_calls:  # BOT_REJECT_CALLS=on: a bot cannot answer, so the caller hears "declined" at once
+
+        @client.on(events.CallOffered)
+        async def reject(event: events.CallOffered) -> None:
+            try:
+                await client.reject_call(event)
+            except WhatsAppError as exc:
+                logger.warning("call {} could not be rejected: {}", event.call_id, exc)
+                return
+            logger.info("call from {} rejected (BOT_REJECT_CALLS=on)", event.caller.to_non_ad())
+
     @client.on(events.OfflineSyncCompleted)
     def offline_done(event: events.OfflineSyncCompleted) -> None:
         logger.debug("offline backlog done ({} stanzas)", event.count)
@@ -163,6 +174,7 @@ def attach_plugins(config: BotConfig, client: Client) -> Dispatcher:
         stale_after=config.stale_after,
         max_concurrency=config.max_concurrency,
         handler_timeout=config.handler_timeout,
+        read_receipts=config.read_receipts,
     )
     loaded = load_plugins(*config.plugin_packages)
     dispatcher.include_routers(*(plugin.router for plugin in loaded))

@@ -22,6 +22,7 @@ from whatsapp.version import parse_version
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 PRESENCE_VALUES = ("available", "unavailable", "none")
 HISTORY_SYNC_VALUES = ("recent", "full")  # HISTORY_SYNC: DeviceProps.requireFullSync false / true
+SWITCH_VALUES = {"on": True, "off": False}
 
 
 class ConfigError(WhatsAppError):
@@ -56,6 +57,8 @@ class BotConfig:
     plugin_packages: tuple[str, ...] = ("plugins",)  # packages whose modules are the plugins
     session_webhook_url: str | None = None  # SESSION_WEBHOOK_URL: JSON POST on session status changes
     full_history: bool = False  # HISTORY_SYNC=full: ask the phone for the whole history when pairing
+    read_receipts: bool = True  # BOT_READ_RECEIPTS: mark a message read once a handler handled it
+    reject_calls: bool = False  # BOT_REJECT_CALLS: decline every incoming call
 
     def __repr__(self) -> str:  # the URI may hold a password, the key is a secret
         return (
@@ -145,6 +148,14 @@ class BotConfig:
             if not all(part.isidentifier() for part in package.split(".")):
                 raise ConfigError("BOT_PLUGINS", f"space-separated Python package names, got {package!r}")
 
+        def switch(name: str, default: bool) -> bool:
+            raw = get(name)
+            if raw is None:
+                return default
+            if raw.lower() not in SWITCH_VALUES:
+                raise ConfigError(name, f"must be on or off, got {raw!r}")
+            return SWITCH_VALUES[raw.lower()]
+
         def number(name: str, default: float, low: float, high: float) -> float:
             raw = get(name)
             if raw is None:
@@ -181,4 +192,6 @@ class BotConfig:
             session_encryption_key=get("SESSION_ENCRYPTION_KEY"),
             session_webhook_url=webhook_url,
             full_history=history_sync == "full",
+            read_receipts=switch("BOT_READ_RECEIPTS", True),
+            reject_calls=switch("BOT_REJECT_CALLS", False),
         )

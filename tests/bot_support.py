@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from loguru import logger
 
@@ -28,9 +29,12 @@ def received(text: str | None, chat: str = "1@s.whatsapp.net", *, sender: str = 
 
 
 class FakeClient:
-    """What the framework uses of a client: add_handler (-> unsubscribe), hold (-> release) and send_text."""
+    """What the framework uses of a client: add_handler (-> unsubscribe), hold (-> release), send_text,
+    mark_read and typing (both recorded)."""
 
     def __init__(self) -> None:
+        self.read: list[str] = []  # ids marked read
+        self.typing_log: list[tuple[str, str]] = []  # (chat, "start" | "stop")
         self.sent: list[tuple[str, str, str | None]] = []
         self.sent_ids: list[str | None] = []
         self.handlers: list[tuple[type[Event], Callable[[Event], object]]] = []
@@ -40,6 +44,17 @@ class FakeClient:
                         message_id: str | None = None) -> None:
         self.sent.append((str(jid), text, quoted.id if quoted else None))
         self.sent_ids.append(message_id)
+
+    async def mark_read(self, event: MessageReceived) -> None:
+        self.read.append(event.id)
+
+    @contextlib.asynccontextmanager
+    async def typing(self, chat: object, state: str = "composing") -> AsyncIterator[None]:
+        self.typing_log.append((str(chat), "start"))
+        try:
+            yield
+        finally:
+            self.typing_log.append((str(chat), "stop"))
 
     def hold(self, event: MessageReceived) -> Callable[[bool], None]:
         return lambda handled: self.releases.append((event.id, handled))

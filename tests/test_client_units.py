@@ -8,7 +8,7 @@ import pytest
 
 from botconfig import BotConfig, ConfigError
 from tests.client_support import FakeClock
-from whatsapp import events
+from whatsapp import eventbus, events
 from whatsapp.acks import build_ack
 from whatsapp.auth import KeyType, MemoryAuthState
 from whatsapp.binary import Node
@@ -94,7 +94,7 @@ def test_upload_iq_shape() -> None:
 
 
 async def test_failing_handler_never_stops_the_others() -> None:
-    bus = events.EventBus()
+    bus = eventbus.EventBus()
     seen: list[str] = []
 
     @bus.on(events.QR)

@@ -16,9 +16,12 @@ The public API is what `__all__` names:
   `ReconnectPolicy` (what to do after each kind of disconnect), `KeepaliveTiming`, `Clock`.
 - The session contract: `AuthState` (what a session store implements), `MemoryAuthState`,
   `KeyType`, `Credentials`. Durable stores (folder, MongoDB) live in the `storage` package.
-- `events`: every event class (`events.QR`, `events.Connected`, `events.MessageReceived`, ...);
-  the message types `MessageReceived`, `DecryptFailed` and `SendResult`, and `HistorySync` (a chunk of
-  history from our phone), are also here at the top.
+- `events`: every event class (`events.QR`, `events.Connected`, `events.MessageReceived`, ...;
+  interactions: `events.Receipt`, `PresenceUpdate`, `ReactionReceived`, `MessageEdited`, `MessageRevoked`,
+  `PollVote`, `GroupParticipantsChanged`, `GroupInfoChanged`, `CallOffered`, `CallEnded`,
+  `IdentityChanged`, `BlocklistChanged`); the message types `MessageReceived`, `DecryptFailed` and
+  `SendResult` are also here at the top, with `MessageRef` (a message of ours to react to, edit or
+  revoke), `LinkPreview`, and `HistorySync` (a chunk of history from our phone).
 - `JID`, the address type, and the disconnect vocabulary `DisconnectReason` / `DisconnectKind`.
 - `errors` and its classes: one tree rooted at `WhatsAppError` (see whatsapp/errors.py).
 
@@ -57,6 +60,7 @@ from whatsapp.keepalive import KeepaliveTiming
 from whatsapp.media_http import MediaOptions
 from whatsapp.media_message import Downloadable, MediaInfo
 from whatsapp.media_send import MediaSpec
+from whatsapp.message_kinds import LinkPreview, MessageRef
 from whatsapp.messages import SendResult
 from whatsapp.payload import DeviceConfig
 from whatsapp.reconnect import DisconnectKind, DisconnectReason, ReconnectPolicy
@@ -87,11 +91,13 @@ __all__ = [
     "KeepaliveFailed",
     "KeepaliveTiming",
     "KeyType",
+    "LinkPreview",
     "MediaInfo",
     "MediaOptions",
     "MediaSpec",
     "MemoryAuthState",
     "MessageReceived",
+    "MessageRef",
     "PairRejected",
     "PairingError",
     "ProtocolError",

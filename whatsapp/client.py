@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import overload
 
@@ -39,17 +39,21 @@ from whatsapp.auth import AuthState
 from whatsapp.binary import Node
 from whatsapp.calls import Calls
 from whatsapp.certs import WA_ROOT_PUBLIC_KEY
+from whatsapp.chatstate import ChatPresence
+from whatsapp.client_interactions import InteractionMethods
 from whatsapp.compose import text_message
 from whatsapp.connection import Connection, ConnectionConfig
 from whatsapp.context import Clock, Context, Locks, Sleep, SystemClock
 from whatsapp.devices import DeviceDirectory
-from whatsapp.errors import ConnectionGone
+from whatsapp.errors import ConnectionGone, WhatsAppError
+from whatsapp.eventbus import E, EventBus, HandlerResult, Unsubscribe
 from whatsapp.eventlog import EventLog, Release
-from whatsapp.events import E, Event, EventBus, HandlerResult, MessageReceived, Unsubscribe
+from whatsapp.events import Event, MessageReceived
 from whatsapp.fanout import Fanout
 from whatsapp.groups import GroupDirectory, GroupInfo
 from whatsapp.history import HistorySyncer
 from whatsapp.inbox import Inbox
+from whatsapp.interactions import Interactions
 from whatsapp.iq import DEFAULT_IQ_TIMEOUT
 from whatsapp.jid import JID
 from whatsapp.keepalive import KeepaliveTiming
@@ -57,6 +61,7 @@ from whatsapp.media_http import DOWNLOAD_CAP, MediaOptions
 from whatsapp.media_message import Downloadable
 from whatsapp.media_send import MediaSpec
 from whatsapp.media_service import MediaService
+from whatsapp.message_kinds import LinkPreview, with_link_preview
 from whatsapp.messages import SendResult
 from whatsapp.notifications import Notifications
 from whatsapp.pairing import FIRST_QR_TIMEOUT, NEXT_QR_TIMEOUT
@@ -82,7 +87,7 @@ DEFAULT_URL = "wss://web.whatsapp.com/ws/chat"
 AUTO_VERSION_URL = "auto"  # `version_url` default: WhatsApp's version page when talking to WhatsApp's server
 
 
-class Client:
+class Client(InteractionMethods):
     def __init__(
         self,
         auth: AuthState,
@@ -148,9 +153,12 @@ class Client:
                               ("trust token pruning", trust.prune_expired)])  # after the props: their window
         receiver = Receiver(ctx, self._log)
         receiver.receipts_active = standing.receipts_active
+        self._presence, self._chat = standing, ChatPresence(ctx, trust.stanza_nodes)
+        self._receipts, self._calls = Receipts(ctx, Resender(ctx, fanout, sent)), Calls(ctx)
+        self._interactions = Interactions(ctx, sent, self.send_message)
         concerns: tuple[Concern, ...] = (
             self._connection, self._pairing, upkeep, Notifications(ctx, devices, groups, upkeep),
-            Receipts(ctx, Resender(ctx, fanout, sent)), Calls(ctx), receiver, self._media, trust,
+            self._receipts, self._calls, receiver, self._media, trust, self._chat,
         )
         for concern in concerns:
             concern.install(self._router)
@@ -266,9 +274,14 @@ class Client:
         return await self._sender.send(target, message, message_id)
 
     async def send_text(self, jid: JID | str, text: str, *, quoted: MessageReceived | None = None,
+                        mentions: Sequence[JID] = (), preview: LinkPreview | None = None, expiration: int = 0,
                         message_id: str | None = None) -> SendResult:
-        """Send a text; with `quoted`, as a reply quoting that received message."""
-        return await self.send_message(jid, text_message(text, quoted), message_id=message_id)
+        """Send a text; with `quoted`, as a reply quoting that received message (carrying its chat's
+        disappearing timer); `mentions`: users named as `@<number>` in the text; `preview`: a link preview
+        from the title/description given (nothing is fetched); `expiration`: a disappearing-message timer."""
+        message = text_message(text, quoted, mentions, expiration)
+        message = with_link_preview(message, preview) if preview is not None else message
+        return await self.send_message(jid, message, message_id=message_id)
 
     # ---- media (whatsapp/media_send.py builds and sends; whatsapp/media_service.py downloads) ------------
 
@@ -366,11 +379,22 @@ class Client:
         await self._router.dispatch(node)
 
     async def _emit_from_inbox(self, event: Event) -> None:
-        """The inbox hands events to the application here: media messages learn how to download."""
-        await self.bus.emit(self._media.attach(event))
+        """The inbox hands events to the application here: media messages learn how to download, and a
+        message acting on another one (reaction, edit, revoke, poll vote) is raised typed after the raw one."""
+        event = self._media.attach(event)
+        await self.bus.emit(event)
+        if isinstance(event, MessageReceived):
+            try:
+                derived = await self._interactions.derive(event)
+            except WhatsAppError as exc:
+                logger.warning("message {}: its interaction could not be read: {}", event.id, exc)
+                derived = None
+            if derived is not None:
+                await self.bus.emit(derived)
 
     async def _unrouted(self, node: Node) -> None:
         await self.bus.emit(events.NodeReceived(node))
 
     def _on_connecting(self) -> None:
         self._pairing.reset()
+

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Sequence
 from hashlib import sha256
 
 from whatsapp.binary import Node
-from whatsapp.content import unwrap_message
+from whatsapp.content import expiration_of, unwrap_message
 from whatsapp.events import MessageReceived
 from whatsapp.jid import JID
 from whatsapp.proto import e2e_pb2
@@ -72,22 +73,64 @@ def enc_node(enc_type: str, body: bytes, count: int | None = None) -> Node:
     return Node("enc", attrs, body)
 
 
-def text_message(text: str, quoted: MessageReceived | None = None) -> e2e_pb2.Message:
-    """`conversation`, or `extendedTextMessage` with contextInfo when replying to `quoted`."""
+def text_message(text: str, quoted: MessageReceived | None = None, mentions: Sequence[JID] = (),
+                 expiration: int = 0) -> e2e_pb2.Message:
+    """`conversation`, or `extendedTextMessage` with contextInfo when replying to `quoted`, mentioning
+    users (their `@<number>` belongs in `text`) or sent with a disappearing-message timer."""
     message = e2e_pb2.Message()
-    if quoted is None:
+    if quoted is None and not mentions and not expiration:
         message.conversation = text
         return message
     extended = message.extendedTextMessage
     extended.text = text
-    quote_into(extended.contextInfo, quoted)
+    if quoted is not None:
+        quote_into(extended.contextInfo, quoted)
+    if mentions:
+        extended.contextInfo.mentionedJID.extend(str(jid.to_non_ad()) for jid in mentions)
+    if expiration:
+        extended.contextInfo.expiration = expiration
     return message
 
 
 def quote_into(context: e2e_pb2.ContextInfo, quoted: MessageReceived) -> None:
-    """Make `context` quote the received message (a reply; text or media): id, author, content, group chat."""
+    """Make `context` quote the received message (a reply; text or media): id, author, content, group chat,
+    and the chat's disappearing-message timer when the quoted message had one (as the apps answer)."""
     context.stanzaID = quoted.id
     context.participant = str(quoted.sender.to_non_ad())
     context.quotedMessage.CopyFrom(bounded_quote(quoted.message))  # whatsapp/quoting.py
     if quoted.is_group:
         context.remoteJID = str(quoted.chat)
+    if expiration := expiration_of(quoted.message):
+        context.expiration = expiration
+
+
+# `<message edit>` values (whatsmeow `types.EditAttribute`): what the message does to an earlier one.
+EDIT_MESSAGE, EDIT_PIN, EDIT_SENDER_REVOKE, EDIT_ADMIN_REVOKE = "1", "2", "7", "8"
+
+
+def edit_attribute(message: e2e_pb2.Message) -> str | None:
+    """The stanza's `edit` attribute: an edit, a revoke (ours or an admin's), a reaction removed; else None."""
+    if message.HasField("editedMessage") and message.editedMessage.HasField("message"):
+        return edit_attribute(message.editedMessage.message)
+    if message.HasField("protocolMessage") and message.protocolMessage.HasField("key"):
+        protocol = message.protocolMessage
+        if protocol.type == e2e_pb2.ProtocolMessage.REVOKE:
+            return EDIT_SENDER_REVOKE if protocol.key.fromMe else EDIT_ADMIN_REVOKE
+        if protocol.type == e2e_pb2.ProtocolMessage.MESSAGE_EDIT and protocol.HasField("editedMessage"):
+            return EDIT_MESSAGE
+    if message.HasField("reactionMessage") and not message.reactionMessage.text:
+        return EDIT_SENDER_REVOKE
+    return None
+
+
+def stanza_extras(message: e2e_pb2.Message) -> tuple[dict[str, str], list[Node]]:
+    """Attributes and children a message stanza adds for its kind: `edit`, and the `<meta polltype>` of polls
+    (whatsmeow `send.go` getEditAttribute and getMessageContent)."""
+    attrs: dict[str, str] = {}
+    if (edit := edit_attribute(message)) is not None:
+        attrs["edit"] = edit
+    children: list[Node] = []
+    if stanza_type(message) == "poll":
+        vote = unwrap_message(message).HasField("pollUpdateMessage")
+        children.append(Node("meta", {"polltype": "vote" if vote else "creation"}))
+    return attrs, children

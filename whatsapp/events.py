@@ -1,31 +1,24 @@
-"""Events the client raises for applications, and the registry that delivers them.
-
-Handlers are registered with a decorator, aiogram / discord.py style, or with `add_handler`, which
-returns a function that removes the registration again::
+"""Events the client raises for applications (the registry that delivers them: whatsapp/eventbus.py).
 
     @client.on(events.MessageReceived)
     async def got(event: events.MessageReceived) -> None: ...
 
-    unsubscribe = client.add_handler(events.QR, show_qr)
+    @client.on(events.ReactionReceived)
+    async def reacted(event: events.ReactionReceived) -> None: ...
 
-A handler may be a coroutine function or a plain function. A handler that raises is logged and
-skipped: an application bug must never take down the connection, nor stop the other handlers.
-Subscribing to a class receives its subclasses too (`Event` receives everything).
+Subscribing to a class receives its subclasses too (`Event` receives everything). Protocol events the
+client models are typed (receipts, presence, reactions, edits, revokes, poll votes, group changes, calls,
+identity and block-list changes); every other stanza stays available raw, as `NodeReceived`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar, cast, overload
-
-from loguru import logger
+from typing import overload
 
 from whatsapp.binary import Node
-from whatsapp.content import message_text
+from whatsapp.content import Quoted, mentioned_jids, message_text, quoted_message
 from whatsapp.errors import MediaError
 from whatsapp.jid import JID
 from whatsapp.media_message import MediaDownloads, MediaInfo, media_info
@@ -198,6 +191,16 @@ class MessageReceived(Event):
         return message_text(self.message)
 
     @property
+    def mentions(self) -> list[JID]:
+        """The users this message mentions (`contextInfo.mentionedJID`), in order."""
+        return mentioned_jids(self.message)
+
+    @property
+    def quoted(self) -> Quoted | None:
+        """The message this one replies to (its id, author, chat and content), or None."""
+        return quoted_message(self.message)
+
+    @property
     def media(self) -> MediaInfo | None:
         """The attachment (type, mimetype, size, caption, ...), or None for a message without one."""
         return media_info(self.message, view_once=self.view_once)
@@ -248,68 +251,150 @@ class HistorySync(Event):
     data: history_sync_pb2.HistorySync = field(repr=False)
 
 
-# ---- delivery -----------------------------------------------------------------------------------------------
-
-E = TypeVar("E", bound=Event)
-HandlerResult = Awaitable[None] | None
-Unsubscribe = Callable[[], None]
+# ---- interactions (docs/protocol.md §Interactions) ----------------------------------------------------------
+# Raised after the MessageReceived they come from (which stays the raw form), or for a stanza the client
+# models (receipts, presence, calls, notifications; `node` is that stanza, for what is not parsed).
 
 
-@dataclass(frozen=True, slots=True, eq=False)  # identity, not value: two equal registrations are two
-class _Subscription:
-    event_type: type[Event]
-    handler: Callable[[Event], object]
+@dataclass(frozen=True, slots=True)
+class Receipt(Event):
+    """Messages we sent reached a device (`delivered`), were read (`read`) or played (`played`); our own
+    devices say `read-self` / `played-self` / `sender`. In a group, one event per participant (`sender`)."""
+
+    chat: JID
+    sender: JID  # the device that sent the receipt
+    ids: tuple[str, ...]
+    type: str  # "delivered", "read", "played", "read-self", "played-self", "sender", "inactive", ...
+    timestamp: int
+    is_group: bool
+    from_me: bool  # the receipt came from one of our own devices
+    node: Node | None = field(default=None, repr=False, compare=False)
 
 
-class EventBus:
-    """Maps event classes to handlers; dispatch matches subclasses (subscribe to `Event` for all)."""
+@dataclass(frozen=True, slots=True)
+class PresenceUpdate(Event):
+    """A contact's presence (`available`/`unavailable`, with `last_seen`; after `subscribe_presence`) or chat
+    state in a chat (`composing`, `recording`, `paused`)."""
 
-    def __init__(self) -> None:
-        self._subscriptions: list[_Subscription] = []
-
-    def on(self, event_type: type[E]) -> Callable[[Callable[[E], HandlerResult]], Callable[[E], HandlerResult]]:
-        """Decorator form of `add_handler`; returns the handler unchanged."""
-        _check_event_type(event_type)
-
-        def register(handler: Callable[[E], HandlerResult]) -> Callable[[E], HandlerResult]:
-            self.add_handler(event_type, handler)
-            return handler
-
-        return register
-
-    def add_handler(self, event_type: type[E], handler: Callable[[E], HandlerResult]) -> Unsubscribe:
-        """Call `handler(event)` for every event of `event_type`; returns the function that unsubscribes."""
-        _check_event_type(event_type)
-        # emit() only passes instances of event_type, so the narrower parameter type is safe here.
-        subscription = _Subscription(event_type, cast("Callable[[Event], object]", handler))
-        self._subscriptions.append(subscription)
-
-        def unsubscribe() -> None:
-            if subscription in self._subscriptions:
-                self._subscriptions.remove(subscription)
-
-        return unsubscribe
-
-    def remove_handler(self, handler: Callable[[E], HandlerResult]) -> None:
-        """Remove every registration of `handler`, whatever its event type."""
-        self._subscriptions = [s for s in self._subscriptions if s.handler is not handler]
-
-    async def emit(self, event: Event) -> None:
-        for subscription in list(self._subscriptions):
-            if not isinstance(event, subscription.event_type):
-                continue
-            handler = subscription.handler
-            try:
-                result = handler(event)
-                if inspect.isawaitable(result):
-                    await result
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                name = getattr(handler, "__qualname__", repr(handler))
-                logger.exception("event handler {} failed on {}", name, type(event).__name__)
+    chat: JID  # the chat the state is about (the user itself for available/unavailable)
+    sender: JID  # who is typing / online
+    state: str
+    last_seen: int | None = None
+    node: Node | None = field(default=None, repr=False, compare=False)
 
 
-def _check_event_type(event_type: object) -> None:
-    if not (isinstance(event_type, type) and issubclass(event_type, Event)):
-        raise TypeError(f"expected an event class, got {event_type!r}")
+@dataclass(frozen=True, slots=True)
+class ReactionReceived(Event):
+    """`message` reacted with `emoji` to the message `target_id` (by `target_sender`); "" removes it."""
+
+    message: MessageReceived
+    target_id: str
+    target_sender: JID | None
+    emoji: str
+
+    @property
+    def removed(self) -> bool:
+        return not self.emoji
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEdited(Event):
+    """`message` replaced the content of `target_id` by `new_message` (its author edited it)."""
+
+    message: MessageReceived
+    target_id: str
+    new_message: e2e_pb2.Message
+
+    @property
+    def text(self) -> str | None:
+        return message_text(self.new_message)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRevoked(Event):
+    """`message` deleted `target_id` for everyone (by its author, or by a group admin: `by_admin`)."""
+
+    message: MessageReceived
+    target_id: str
+    by_admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PollVote(Event):
+    """A vote in one of our polls, decrypted with its message secret: the options now chosen (none: withdrawn)."""
+
+    message: MessageReceived
+    poll_id: str
+    options: tuple[str, ...]  # names of the chosen options the poll knows
+    hashes: tuple[bytes, ...]  # SHA-256 of every chosen option name, as sent
+
+    @property
+    def voter(self) -> JID:
+        return self.message.sender
+
+
+@dataclass(frozen=True, slots=True)
+class GroupParticipantsChanged(Event):
+    """Members `joined` (added or by invite), `left`, were `removed`, `promoted` or `demoted`; `by` did it."""
+
+    group: JID
+    action: str
+    participants: tuple[JID, ...]
+    by: JID | None
+    timestamp: int
+    node: Node | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupInfoChanged(Event):
+    """A group's subject, description or settings changed; the fields that did not change are None."""
+
+    group: JID
+    by: JID | None
+    timestamp: int
+    subject: str | None = None
+    description: str | None = None
+    announce: bool | None = None  # only admins may send
+    locked: bool | None = None  # only admins may edit the group info
+    ephemeral: int | None = None  # disappearing-message timer in seconds (0: off)
+    node: Node | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CallOffered(Event):
+    """Someone is calling us; a companion cannot answer, `client.reject_call(event)` declines it."""
+
+    call_id: str
+    caller: JID  # the calling device
+    creator: JID
+    timestamp: int
+    video: bool
+    offline: bool
+    node: Node | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded(Event):
+    """A call stopped ringing: terminated or rejected (by the caller, or by another of our devices)."""
+
+    call_id: str
+    caller: JID
+    reason: str  # "terminate", "reject", ...
+    node: Node | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityChanged(Event):
+    """A contact's identity key changed (new phone, reinstall): its sessions start afresh."""
+
+    jid: JID
+    timestamp: int
+    node: Node | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BlocklistChanged(Event):
+    """Our block list changed (from another of our devices): `(jid, "block" | "unblock")` pairs."""
+
+    changes: tuple[tuple[JID, str], ...]
+    node: Node | None = field(default=None, repr=False, compare=False)

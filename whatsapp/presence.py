@@ -108,6 +108,14 @@ class Presence:
         self.available = self.wanted == "available"
         logger.debug("presence {} sent as {!r}", self.wanted, name)
 
+    async def set(self, kind: str) -> None:
+        """Announce `kind` ("available" or "unavailable") now, and after every later login."""
+        if kind not in PRESENCE_TYPES:
+            raise ValueError(f"presence must be one of {', '.join(PRESENCE_TYPES)}, got {kind!r}")
+        self.wanted = kind
+        self._announced = False
+        await self._send_presence()
+
     async def learn_push_name(self, name: str) -> None:
         """Our push name as the account says it is: stored, and the presence sent if it was waiting for one."""
         auth = self.ctx.auth

@@ -29,7 +29,14 @@ from whatsapp.addressing import own_addresses, own_users, sender_key_id
 from whatsapp.auth import KeyType
 from whatsapp.binary import Node
 from whatsapp.binary.node import AttrValue
-from whatsapp.compose import device_sent_copy, enc_node, generate_message_id, skdm_message, stanza_type
+from whatsapp.compose import (
+    device_sent_copy,
+    enc_node,
+    generate_message_id,
+    skdm_message,
+    stanza_extras,
+    stanza_type,
+)
 from whatsapp.context import Context
 from whatsapp.errors import SendError
 from whatsapp.fanout import Fanout
@@ -70,6 +77,10 @@ class Sender:
             node, devices = await self._prepare_direct(chat, message, message_id, kind, me_pn, me_lid)
         else:
             raise SendError(message_id, None, f"sending to {chat} is not supported")
+        extra_attrs, extra_children = stanza_extras(message)  # edit="…", <meta polltype>
+        node.attrs.update(extra_attrs)
+        if extra_children and isinstance(node.content, list):
+            node.content.extend(extra_children)
         hash_users = await self._hash_users(chat, me_pn, me_lid)
         ours = await self.phash.of_users(hash_users)
         if chat.is_group:

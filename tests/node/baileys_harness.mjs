@@ -23,6 +23,9 @@
 //      "media": null | {kind, mimetype, fileLength, caption, fileName, ptt, gifPlayback, isAnimated, seconds,
 //                       width, height, pageCount, viewOnce, mediaKey, fileEncSha256, directPath}}
 //     {"event":"receipt", ...} {"event":"update", ...} {"event":"result","cmd","req", ...} {"event":"error","cmd","req","error"}
+//     (interactions) {"event":"reaction","id","from","text","by"} {"event":"presence","id","presences"}
+//     {"event":"poll_votes","id","votes":[{name, voters}]}; "message" events also carry "kinds" (content fields),
+//     "mentions", "quotedId", "expiration", "location", "contact", "pollName"; "update" events "edited", "revoked"
 //     {"event":"exit"}
 //   stdin commands: {"cmd": NAME, "req": optional correlation id, ...args}; every command answers with a
 //     "result" or "error" event carrying the same cmd and req.
@@ -30,7 +33,7 @@
 // EXTENDING: add an entry to COMMANDS below: `name: async (args) => resultObject`. `current.sock` is the
 // live socket (it changes on every reconnect). The routing engineer adds messaging/group commands there.
 
-import { createHash, randomBytes } from 'node:crypto';
+import crypto, { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import tls from 'node:tls';
@@ -108,6 +111,44 @@ class MediaHostAgent extends https.Agent {
 }
 const mediaAgent = env.MEDIA_HOST ? new MediaHostAgent({ keepAlive: false }) : undefined;
 
+// (interactions) What a received message is, beyond its text: content kinds, mentions, quote, location, card.
+function interactionSummary(m) {
+    const content = B.normalizeMessageContent(m.message) || {};
+    const type = B.getContentType(content);
+    const info = type ? content[type]?.contextInfo : null;
+    return { kinds: Object.keys(content), mentions: info?.mentionedJid ?? [], quotedId: info?.stanzaId ?? null,
+             expiration: info?.expiration ?? null,
+             location: content.locationMessage ? { lat: content.locationMessage.degreesLatitude,
+                                                   lon: content.locationMessage.degreesLongitude,
+                                                   name: content.locationMessage.name ?? null } : null,
+             contact: content.contactMessage ? { name: content.contactMessage.displayName,
+                                                 vcard: content.contactMessage.vcard } : null,
+             pollName: (content.pollCreationMessage || content.pollCreationMessageV2 || content.pollCreationMessageV3)?.name
+                       ?? null,
+             edit: content.protocolMessage?.type === 14 ? content.protocolMessage?.key?.id ?? null : null };
+}
+// (interactions) Polls this client created, and the votes decrypted so far (Baileys' README recipe: the app keeps
+// the poll, decrypts each pollUpdateMessage with decryptPollVote and aggregates with getAggregateVotesInPollMessage).
+const polls = new Map();
+function aggregatePollVote(m) {
+    const update = B.normalizeMessageContent(m.message)?.pollUpdateMessage;
+    if (!update) return;
+    const poll = polls.get(update.pollCreationMessageKey?.id);
+    if (!poll) return;
+    const me = B.jidNormalizedUser(state.creds.me?.id);
+    const voter = B.jidNormalizedUser(m.key.participant || m.key.remoteJid);
+    try {
+        const vote = B.decryptPollVote(update.vote, { pollCreatorJid: me, pollMsgId: poll.key.id,
+                                                      pollEncKey: poll.message.messageContextInfo.messageSecret,
+                                                      voterJid: voter });
+        B.updateMessageWithPollUpdate(poll, { pollUpdateMessageKey: m.key, vote,
+                                              senderTimestampMs: Number(update.senderTimestampMs ?? 0) });
+        emit({ event: 'poll_votes', id: poll.key.id, votes: B.getAggregateVotesInPollMessage(poll, me) });
+    } catch (err) {
+        emit({ event: 'poll_vote_error', id: poll.key.id, error: String(err?.message ?? err) });
+    }
+}
+
 function start() {
     const generation = ++current.generation;
     const config = {
@@ -170,7 +211,8 @@ function start() {
             if (received.size > 200) received.delete(received.keys().next().value);
             emit({ event: 'message', id: m.key.id, from: m.key.remoteJid, fromMe: !!m.key.fromMe,
                    participant: m.key.participant ?? null, text: messageText(m.message), type,
-                   stub: m.messageStubType ?? null, media: mediaSummary(m.message) });
+                   stub: m.messageStubType ?? null, media: mediaSummary(m.message), ...interactionSummary(m) });
+            aggregatePollVote(m);
             // (routing) Baileys' event buffer folds receipts that arrive while our own sent message is still
             // buffered into that message instead of emitting message-receipt.update: report them the same way.
             for (const receipt of m.userReceipt ?? []) {
@@ -180,10 +222,20 @@ function start() {
     });
     sock.ev.on('messages.update', (updates) => {
         for (const u of updates) {
+            const edited = u.update?.message?.editedMessage?.message;
             emit({ event: 'update', id: u.key.id, from: u.key.remoteJid, fromMe: !!u.key.fromMe,
-                   status: u.update?.status ?? null });
+                   status: u.update?.status ?? null, edited: edited ? messageText(edited) : null,
+                   revoked: u.update?.messageStubType === (B.WAMessageStubType?.REVOKE ?? 1) });
         }
     });
+    // (interactions) Reactions and presence/typing as Baileys reports them.
+    sock.ev.on('messages.reaction', (reactions) => {
+        for (const r of reactions) {
+            emit({ event: 'reaction', id: r.key.id, from: r.key.remoteJid, text: r.reaction?.text ?? null,
+                   by: r.reaction?.key?.participant || r.reaction?.key?.remoteJid || null });
+        }
+    });
+    sock.ev.on('presence.update', ({ id, presences }) => emit({ event: 'presence', id, presences }));
     sock.ev.on('message-receipt.update', (updates) => {
         for (const u of updates) {
             emit({ event: 'receipt', id: u.key.id, from: u.key.remoteJid, receipt: u.receipt });
@@ -237,6 +289,77 @@ export const COMMANDS = {
         const downloadSeconds = Number(process.hrtime.bigint() - started) / 1e9;
         return { size, uploadSeconds, downloadSeconds, sha256: hash.digest('hex'),
                  fileSha256: enc.fileSha256.toString('hex') };
+    },
+    // (interactions) Reactions, edits, deletes, polls, votes, read receipts, presence, as an application does them.
+    react: async ({ jid, id, fromMe, participant, text }) => {
+        const key = { remoteJid: jid, id, fromMe: !!fromMe, ...(participant ? { participant } : {}) };
+        const sent = await current.sock.sendMessage(jid, { react: { text, key } });
+        return { id: sent?.key?.id ?? null };
+    },
+    edit: async ({ jid, id, text }) => {
+        const sent = await current.sock.sendMessage(jid, { text, edit: { remoteJid: jid, id, fromMe: true } });
+        return { id: sent?.key?.id ?? null };
+    },
+    delete: async ({ jid, id, fromMe, participant }) => {
+        const key = { remoteJid: jid, id, fromMe: fromMe !== false, ...(participant ? { participant } : {}) };
+        const sent = await current.sock.sendMessage(jid, { delete: key });
+        return { id: sent?.key?.id ?? null };
+    },
+    send_poll: async ({ jid, name, values, selectableCount }) => {
+        const sent = await current.sock.sendMessage(jid, { poll: { name, values, selectableCount: selectableCount ?? 1 } });
+        polls.set(sent.key.id, sent);
+        return { id: sent.key.id };
+    },
+    // Baileys builds no votes itself: encrypted here as decryptPollVote opens them (HKDF-SHA256 of the poll's
+    // secret with info id||creator||voter||"Poll Vote", AES-256-GCM, aad id\0voter), then relayed by Baileys.
+    vote: async ({ jid, id, options }) => {
+        const poll = received.get(id);
+        if (!poll) throw new Error(`no received poll ${id}`);
+        const content = B.normalizeMessageContent(poll.message);
+        const secret = content.messageContextInfo?.messageSecret || poll.message.messageContextInfo?.messageSecret;
+        const creator = B.jidNormalizedUser(poll.key.participant || poll.key.remoteJid);
+        const voter = B.jidNormalizedUser(state.creds.me.id);
+        const info = Buffer.concat([Buffer.from(id), Buffer.from(creator), Buffer.from(voter), Buffer.from('Poll Vote')]);
+        const key = Buffer.from(crypto.hkdfSync('sha256', Buffer.from(secret), Buffer.alloc(0), info, 32));
+        const plain = B.proto.Message.PollVoteMessage.encode({
+            selectedOptions: options.map((o) => createHash('sha256').update(Buffer.from(o)).digest()) }).finish();
+        const iv = randomBytes(12);
+        const cipher = crypto.createCipheriv('aes-256-gcm', key, iv);
+        cipher.setAAD(Buffer.from(`${id}\u0000${voter}`));
+        const encPayload = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+        const message = { pollUpdateMessage: {
+            pollCreationMessageKey: { remoteJid: poll.key.remoteJid, id, fromMe: false,
+                                      ...(poll.key.participant ? { participant: poll.key.participant } : {}) },
+            vote: { encPayload, encIv: iv }, senderTimestampMs: Date.now() } };
+        const messageId = B.generateMessageIDV2(current.sock.user?.id);
+        await current.sock.relayMessage(jid, message, { messageId });
+        return { id: messageId };
+    },
+    send_rich: async ({ jid, text, mentions, quotedId, expiration }) => {
+        const quoted = quotedId ? received.get(quotedId) : undefined;
+        const options = { ...(quoted ? { quoted } : {}), ...(expiration ? { ephemeralExpiration: expiration } : {}) };
+        const sent = await current.sock.sendMessage(jid, { text, mentions: mentions ?? [] }, options);
+        return { id: sent?.key?.id ?? null };
+    },
+    read: async ({ jid, id, participant }) => {
+        await current.sock.readMessages([{ remoteJid: jid, id, fromMe: false, ...(participant ? { participant } : {}) }]);
+        return {};
+    },
+    presence: async ({ type, jid }) => {
+        await current.sock.sendPresenceUpdate(type, jid);
+        return {};
+    },
+    subscribe: async ({ jid }) => {
+        await current.sock.presenceSubscribe(jid);
+        return {};
+    },
+    group_participants: async ({ jid, participants, action }) => {
+        const result = await current.sock.groupParticipantsUpdate(jid, participants, action);
+        return { result };
+    },
+    group_subject: async ({ jid, subject }) => {
+        await current.sock.groupUpdateSubject(jid, subject);
+        return {};
     },
     create_group: async ({ subject, participants }) => {
         const meta = await current.sock.groupCreate(subject, participants);

@@ -11,6 +11,7 @@ router's name). `ctx.data` is filled by middlewares for the handlers they wrap, 
 from __future__ import annotations
 
 from collections.abc import Hashable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar, overload
@@ -88,6 +89,14 @@ class Context(EventContext[MessageReceived]):
     async def reply(self, text: str) -> SendResult:
         """Answer in the same chat, quoting the message."""
         return await self.client.send_text(self.event.chat, text, quoted=self.event, message_id=self.answer_id())
+
+    def typing(self, state: str = "composing") -> AbstractAsyncContextManager[None]:
+        """`async with ctx.typing(): ...`: "typing…" (or "recording" a voice note) in this chat while it runs."""
+        return self.client.typing(self.event.chat, state)
+
+    async def react(self, emoji: str) -> SendResult:
+        """React to the message with `emoji` ("" removes the reaction)."""
+        return await self.client.send_reaction(self.event, emoji)
 
     async def send(self, text: str, to: JID | str | None = None) -> SendResult:
         """Send a plain message to this chat (or to `to`)."""

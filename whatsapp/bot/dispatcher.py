@@ -30,6 +30,9 @@ What it guarantees:
   handler lost the connection (`TransportError`) on the way.
 - Bounded: messages are bounded by the buffer's in-flight limit (the client stops reading beyond it);
   other events queue at most MAX_EVENTS, the oldest dropped first.
+- Courtesy (docs/architecture.md §Interactions): a message a command or message handler handled is marked
+  read afterwards (`read_receipts`, BOT_READ_RECEIPTS); a command still running after `typing_after`
+  seconds shows "typing…" in its chat until it finishes. Neither ever fails the handler.
 
 Each Dispatcher owns its queues, counters and `ctx.state`; routers are shared declarations, so two
 Dispatchers in one process (two bots, or tests) never see each other's state.
@@ -38,10 +41,11 @@ Dispatchers in one process (two bots, or tests) never see each other's state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
@@ -52,7 +56,7 @@ from whatsapp.bot.context import Context, EventContext, Scopes
 from whatsapp.bot.filters import Filter, describe
 from whatsapp.bot.middleware import Middleware, wrap
 from whatsapp.bot.router import CommandRoute, Router, callback_name
-from whatsapp.errors import TransportError
+from whatsapp.errors import TransportError, WhatsAppError
 from whatsapp.eventlog import Release
 from whatsapp.events import Event, MessageReceived
 from whatsapp.jid import JID
@@ -81,12 +85,17 @@ class Dispatcher(Router):
         stale_after: float = 300.0,
         clock: Callable[[], float] = time.time,
         name: str = "bot",
+        read_receipts: bool = True,
+        typing_after: float | None = 1.0,
     ) -> None:
         super().__init__(name=name)
         self.client = client
         self.prefixes = tuple(prefixes)
         self.handler_timeout = handler_timeout
         self.stale_after = stale_after
+        self.read_receipts = read_receipts
+        self.typing_after = typing_after
+        self._ran: set[int] = set()  # id(message event) that reached a command or message handler
         self.scopes = Scopes()  # ctx.state of every router, for this Dispatcher only
         self.dispatched = 0  # handler calls made
         self.failures = 0  # of which raised or timed out
@@ -168,6 +177,7 @@ class Dispatcher(Router):
                 else:
                     async with self._semaphore:
                         await self.process(event)
+                    await self._mark_read(event)
                     self._release(event, id(event) not in self._unfinished)
                 del self._current[lane]
         finally:
@@ -176,6 +186,39 @@ class Dispatcher(Router):
                 self._lanes.pop(lane, None)
             if self._workers.get(lane) is asyncio.current_task():
                 del self._workers[lane]
+
+    async def _mark_read(self, event: Event) -> None:
+        """Blue ticks for a message a handler took (not for our own, nor when BOT_READ_RECEIPTS=off)."""
+        if id(event) not in self._ran:
+            return
+        self._ran.discard(id(event))
+        if not self.read_receipts or not isinstance(event, MessageReceived) or event.from_me:
+            return
+        try:
+            await self.client.mark_read(event)
+        except (WhatsAppError, OSError) as exc:  # a courtesy: the message was handled all the same
+            logger.debug("message {}: read receipt not sent: {}", event.id, exc)
+
+    @contextlib.asynccontextmanager
+    async def _typing_while_slow(self, event: MessageReceived) -> AsyncIterator[None]:
+        """"typing…" in the chat once the command has run `typing_after` seconds, until it ends."""
+        if self.typing_after is None or event.from_me:
+            yield
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(self.typing_after or 0.0)
+            async with self.client.typing(event.chat):
+                await asyncio.Event().wait()  # until the command ends and cancels this
+
+        task = asyncio.get_running_loop().create_task(later(), name=f"typing {event.chat}")
+        try:
+            yield
+        finally:
+            task.cancel()
+            results = await asyncio.gather(task, return_exceptions=True)
+            if results and isinstance(results[0], WhatsAppError):
+                logger.debug("message {}: typing indicator failed: {}", event.id, results[0])
 
     def _release(self, event: Event, handled: bool) -> None:
         self._unfinished.discard(id(event))
@@ -300,7 +343,8 @@ class Dispatcher(Router):
         if not route.allow_stale and age > self.stale_after:
             logger.info("command {} in message {} is {:.0f}s old; skipped (stale)", ctx.command, event.id, age)
             return
-        await self._call(router, route.callback, ctx, inner, route.timeout, f"command {ctx.command}")
+        async with self._typing_while_slow(event):
+            await self._call(router, route.callback, ctx, inner, route.timeout, f"command {ctx.command}")
 
     def _routes_event(self, event: Event) -> bool:
         return any(isinstance(event, r.event_type) for router, _ in self.walk() for r in router.event.handlers)
@@ -358,6 +402,8 @@ class Dispatcher(Router):
                 await result
 
         self.dispatched += 1
+        if isinstance(ctx.event, MessageReceived):
+            self._ran.add(id(ctx.event))
         limit = self.handler_timeout if timeout is None else timeout
         scope = asyncio.timeout(limit)
         try:

@@ -31,7 +31,7 @@ NO_HISTORY: HistorySyncType
 MESSAGE_ACCESS_STATUS: HistorySyncType
 
 class Message(_message.Message):
-    __slots__ = ("conversation", "senderKeyDistributionMessage", "imageMessage", "contactMessage", "locationMessage", "extendedTextMessage", "documentMessage", "audioMessage", "videoMessage", "protocolMessage", "fastRatchetKeySenderKeyDistributionMessage", "stickerMessage", "deviceSentMessage", "messageContextInfo", "viewOnceMessage", "ephemeralMessage", "reactionMessage", "documentWithCaptionMessage", "viewOnceMessageV2", "editedMessage", "viewOnceMessageV2Extension", "ptvMessage")
+    __slots__ = ("conversation", "senderKeyDistributionMessage", "imageMessage", "contactMessage", "locationMessage", "extendedTextMessage", "documentMessage", "audioMessage", "videoMessage", "protocolMessage", "fastRatchetKeySenderKeyDistributionMessage", "stickerMessage", "deviceSentMessage", "messageContextInfo", "viewOnceMessage", "ephemeralMessage", "reactionMessage", "pollCreationMessage", "pollUpdateMessage", "documentWithCaptionMessage", "viewOnceMessageV2", "editedMessage", "viewOnceMessageV2Extension", "pollCreationMessageV2", "pollCreationMessageV3", "ptvMessage")
     CONVERSATION_FIELD_NUMBER: _ClassVar[int]
     SENDERKEYDISTRIBUTIONMESSAGE_FIELD_NUMBER: _ClassVar[int]
     IMAGEMESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -49,10 +49,14 @@ class Message(_message.Message):
     VIEWONCEMESSAGE_FIELD_NUMBER: _ClassVar[int]
     EPHEMERALMESSAGE_FIELD_NUMBER: _ClassVar[int]
     REACTIONMESSAGE_FIELD_NUMBER: _ClassVar[int]
+    POLLCREATIONMESSAGE_FIELD_NUMBER: _ClassVar[int]
+    POLLUPDATEMESSAGE_FIELD_NUMBER: _ClassVar[int]
     DOCUMENTWITHCAPTIONMESSAGE_FIELD_NUMBER: _ClassVar[int]
     VIEWONCEMESSAGEV2_FIELD_NUMBER: _ClassVar[int]
     EDITEDMESSAGE_FIELD_NUMBER: _ClassVar[int]
     VIEWONCEMESSAGEV2EXTENSION_FIELD_NUMBER: _ClassVar[int]
+    POLLCREATIONMESSAGEV2_FIELD_NUMBER: _ClassVar[int]
+    POLLCREATIONMESSAGEV3_FIELD_NUMBER: _ClassVar[int]
     PTVMESSAGE_FIELD_NUMBER: _ClassVar[int]
     conversation: str
     senderKeyDistributionMessage: SenderKeyDistributionMessage
@@ -71,12 +75,16 @@ class Message(_message.Message):
     viewOnceMessage: FutureProofMessage
     ephemeralMessage: FutureProofMessage
     reactionMessage: ReactionMessage
+    pollCreationMessage: PollCreationMessage
+    pollUpdateMessage: PollUpdateMessage
     documentWithCaptionMessage: FutureProofMessage
     viewOnceMessageV2: FutureProofMessage
     editedMessage: FutureProofMessage
     viewOnceMessageV2Extension: FutureProofMessage
+    pollCreationMessageV2: PollCreationMessage
+    pollCreationMessageV3: PollCreationMessage
     ptvMessage: VideoMessage
-    def __init__(self, conversation: _Optional[str] = ..., senderKeyDistributionMessage: _Optional[_Union[SenderKeyDistributionMessage, _Mapping]] = ..., imageMessage: _Optional[_Union[ImageMessage, _Mapping]] = ..., contactMessage: _Optional[_Union[ContactMessage, _Mapping]] = ..., locationMessage: _Optional[_Union[LocationMessage, _Mapping]] = ..., extendedTextMessage: _Optional[_Union[ExtendedTextMessage, _Mapping]] = ..., documentMessage: _Optional[_Union[DocumentMessage, _Mapping]] = ..., audioMessage: _Optional[_Union[AudioMessage, _Mapping]] = ..., videoMessage: _Optional[_Union[VideoMessage, _Mapping]] = ..., protocolMessage: _Optional[_Union[ProtocolMessage, _Mapping]] = ..., fastRatchetKeySenderKeyDistributionMessage: _Optional[_Union[SenderKeyDistributionMessage, _Mapping]] = ..., stickerMessage: _Optional[_Union[StickerMessage, _Mapping]] = ..., deviceSentMessage: _Optional[_Union[DeviceSentMessage, _Mapping]] = ..., messageContextInfo: _Optional[_Union[MessageContextInfo, _Mapping]] = ..., viewOnceMessage: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., ephemeralMessage: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., reactionMessage: _Optional[_Union[ReactionMessage, _Mapping]] = ..., documentWithCaptionMessage: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., viewOnceMessageV2: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., editedMessage: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., viewOnceMessageV2Extension: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., ptvMessage: _Optional[_Union[VideoMessage, _Mapping]] = ...) -> None: ...
+    def __init__(self, conversation: _Optional[str] = ..., senderKeyDistributionMessage: _Optional[_Union[SenderKeyDistributionMessage, _Mapping]] = ..., imageMessage: _Optional[_Union[ImageMessage, _Mapping]] = ..., contactMessage: _Optional[_Union[ContactMessage, _Mapping]] = ..., locationMessage: _Optional[_Union[LocationMessage, _Mapping]] = ..., extendedTextMessage: _Optional[_Union[ExtendedTextMessage, _Mapping]] = ..., documentMessage: _Optional[_Union[DocumentMessage, _Mapping]] = ..., audioMessage: _Optional[_Union[AudioMessage, _Mapping]] = ..., videoMessage: _Optional[_Union[VideoMessage, _Mapping]] = ..., protocolMessage: _Optional[_Union[ProtocolMessage, _Mapping]] = ..., fastRatchetKeySenderKeyDistributionMessage: _Optional[_Union[SenderKeyDistributionMessage, _Mapping]] = ..., stickerMessage: _Optional[_Union[StickerMessage, _Mapping]] = ..., deviceSentMessage: _Optional[_Union[DeviceSentMessage, _Mapping]] = ..., messageContextInfo: _Optional[_Union[MessageContextInfo, _Mapping]] = ..., viewOnceMessage: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., ephemeralMessage: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., reactionMessage: _Optional[_Union[ReactionMessage, _Mapping]] = ..., pollCreationMessage: _Optional[_Union[PollCreationMessage, _Mapping]] = ..., pollUpdateMessage: _Optional[_Union[PollUpdateMessage, _Mapping]] = ..., documentWithCaptionMessage: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., viewOnceMessageV2: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., editedMessage: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., viewOnceMessageV2Extension: _Optional[_Union[FutureProofMessage, _Mapping]] = ..., pollCreationMessageV2: _Optional[_Union[PollCreationMessage, _Mapping]] = ..., pollCreationMessageV3: _Optional[_Union[PollCreationMessage, _Mapping]] = ..., ptvMessage: _Optional[_Union[VideoMessage, _Mapping]] = ...) -> None: ...
 
 class SenderKeyDistributionMessage(_message.Message):
     __slots__ = ("groupID", "axolotlSenderKeyDistributionMessage")
@@ -485,6 +493,49 @@ class ReactionMessage(_message.Message):
     groupingKey: str
     senderTimestampMS: int
     def __init__(self, key: _Optional[_Union[_common_pb2.MessageKey, _Mapping]] = ..., text: _Optional[str] = ..., groupingKey: _Optional[str] = ..., senderTimestampMS: _Optional[int] = ...) -> None: ...
+
+class PollCreationMessage(_message.Message):
+    __slots__ = ("encKey", "name", "options", "selectableOptionsCount", "contextInfo")
+    class Option(_message.Message):
+        __slots__ = ("optionName",)
+        OPTIONNAME_FIELD_NUMBER: _ClassVar[int]
+        optionName: str
+        def __init__(self, optionName: _Optional[str] = ...) -> None: ...
+    ENCKEY_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    SELECTABLEOPTIONSCOUNT_FIELD_NUMBER: _ClassVar[int]
+    CONTEXTINFO_FIELD_NUMBER: _ClassVar[int]
+    encKey: bytes
+    name: str
+    options: _containers.RepeatedCompositeFieldContainer[PollCreationMessage.Option]
+    selectableOptionsCount: int
+    contextInfo: ContextInfo
+    def __init__(self, encKey: _Optional[bytes] = ..., name: _Optional[str] = ..., options: _Optional[_Iterable[_Union[PollCreationMessage.Option, _Mapping]]] = ..., selectableOptionsCount: _Optional[int] = ..., contextInfo: _Optional[_Union[ContextInfo, _Mapping]] = ...) -> None: ...
+
+class PollEncValue(_message.Message):
+    __slots__ = ("encPayload", "encIV")
+    ENCPAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    ENCIV_FIELD_NUMBER: _ClassVar[int]
+    encPayload: bytes
+    encIV: bytes
+    def __init__(self, encPayload: _Optional[bytes] = ..., encIV: _Optional[bytes] = ...) -> None: ...
+
+class PollUpdateMessage(_message.Message):
+    __slots__ = ("pollCreationMessageKey", "vote", "senderTimestampMS")
+    POLLCREATIONMESSAGEKEY_FIELD_NUMBER: _ClassVar[int]
+    VOTE_FIELD_NUMBER: _ClassVar[int]
+    SENDERTIMESTAMPMS_FIELD_NUMBER: _ClassVar[int]
+    pollCreationMessageKey: _common_pb2.MessageKey
+    vote: PollEncValue
+    senderTimestampMS: int
+    def __init__(self, pollCreationMessageKey: _Optional[_Union[_common_pb2.MessageKey, _Mapping]] = ..., vote: _Optional[_Union[PollEncValue, _Mapping]] = ..., senderTimestampMS: _Optional[int] = ...) -> None: ...
+
+class PollVoteMessage(_message.Message):
+    __slots__ = ("selectedOptions",)
+    SELECTEDOPTIONS_FIELD_NUMBER: _ClassVar[int]
+    selectedOptions: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, selectedOptions: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class DeviceSentMessage(_message.Message):
     __slots__ = ("destinationJID", "message", "phash")

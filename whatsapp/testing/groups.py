@@ -138,6 +138,8 @@ class GroupService:
             return Outcome(deliveries=notify_members(self.state, group, sender, child))
         if op.tag in ("add", "remove") and iq_type == "set":
             return self.change_members(sender, to, op)
+        if op.tag in ("promote", "demote") and iq_type == "set":
+            return self.change_roles(sender, to, op)
         raise IQError(501, "feature-not-implemented", what="w:g2")
 
     def create(self, sender: Device, create: Node) -> Outcome:
@@ -184,4 +186,27 @@ class GroupService:
         outcome = Outcome(replies=[Node(op.tag, {}, results)])
         if changed:
             outcome.deliveries.extend(notify_members(self.state, group, sender, Node(op.tag, {}, changed), removed))
+        return outcome
+
+    def change_roles(self, sender: Device, to: JID | None, op: Node) -> Outcome:
+        """`<promote>`/`<demote>` members (admins only, as WhatsApp answers others 403)."""
+        group = _member_group(self.state, sender, to)
+        actor = group.participants.get(sender.account.phone_number)
+        if actor is None or actor.role not in ("admin", "superadmin"):
+            raise IQError(403, "forbidden")
+        results: list[Node] = []
+        changed: list[Node] = []
+        for account in _resolve_members(self.state, op.children_by_tag("participant")):
+            member = group.participants.get(account.phone_number)
+            jid = user_address(account, is_lid(group))
+            if member is None:
+                results.append(Node("participant", {"jid": jid, "error": "404"}))
+                continue
+            if member.role != "superadmin":
+                member.role = "admin" if op.tag == "promote" else None
+            changed.append(Node("participant", {"jid": jid}))
+            results.append(Node("participant", {"jid": jid, "type": "200"}))
+        outcome = Outcome(replies=[Node(op.tag, {}, results)])
+        if changed:
+            outcome.deliveries.extend(notify_members(self.state, group, sender, Node(op.tag, {}, changed)))
         return outcome

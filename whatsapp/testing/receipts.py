@@ -14,7 +14,8 @@ The server forwards it to the devices of the account it is addressed to (`partic
 
 Children (`<list><item/>`, a retry's `<retry>`/`<registration>`/`<keys>`) are carried unchanged, so
 retry receipts reach the original sender with the keys they hold. The sender's own device never gets
-its receipt back. The reply to the receipt's sender is `<ack class="receipt" id from [type]>`.
+its receipt back. The reply to the receipt's sender is `<ack class="receipt" id from [type]>`. Each routed
+receipt emits a `receipt_routed` server event (data: id, type, to, targets).
 """
 
 from __future__ import annotations
@@ -95,4 +96,8 @@ def route_receipt(state: ServerState, sender: Device, node: Node) -> Outcome:
             continue
         copied = [Node(c.tag, dict(c.attrs), c.content) for c in content] if content else None
         outcome.deliveries.append(Delivery(device, Node("receipt", dict(attrs), copied)))
+    # Recorded for tests: which receipt (delivered, read, played, ...) went to whom.
+    state.emit("receipt_routed", account=sender.account, device=sender,
+               data={"id": node.attrs["id"], "type": receipt_type or "delivered", "to": to,
+                     "targets": [d.device for d in outcome.deliveries]})
     return outcome

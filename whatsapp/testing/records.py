@@ -37,6 +37,8 @@ PHONE_REFILL_FIRST_ID = 0x100000
 class Connection(Protocol):
     """What the records and the routing handlers may do with a live client connection (connection.py)."""
 
+    available: bool  # its last <presence> said available (presence.py relays it to subscribers)
+
     @property
     def id(self) -> int: ...
 

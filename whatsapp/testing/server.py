@@ -14,7 +14,9 @@ then the read loop); each protocol concern lives in its own module, built here o
     connection.py   Noise responder, framing, stanza I/O      pairing.py   QR refs, pairing-code stages
     login.py        <success>/<failure>, offline marker        phone.py     the simulated primary phone
     dispatch.py     the handler table (tag, xmlns/type/child)  prekeys.py   count, upload, digest, rotate
-    upkeep.py       pings, passive, presence, logout           messaging.py routing handlers over routing.py
+    upkeep.py       pings, passive, logout                     messaging.py routing handlers over routing.py
+    presence.py     presence, subscriptions and their relay    calls.py     call offers, rejects
+    notices.py      identity-change and block-list notices
     faults.py       stream errors, drops, silences on demand   state.py     accounts, devices, groups, events
     media_host.py   HTTPS media hosts, media_conn              media_retry.py the phone's media re-uploads
     phone_history.py the phone's history sync, hist_sync receipts
@@ -41,6 +43,7 @@ from whatsapp.jid import JID
 from whatsapp.keys import KeyPair
 from whatsapp.testing import strict
 from whatsapp.testing.account_iqs import install as install_account_iqs
+from whatsapp.testing.calls import CallService
 from whatsapp.testing.certauthority import CertificateAuthority
 from whatsapp.testing.client_payload import parse_client_payload
 from whatsapp.testing.connection import ClientConnection, StanzaTap
@@ -55,6 +58,7 @@ from whatsapp.testing.pairing import Pairing
 from whatsapp.testing.phone import PrimaryPhone
 from whatsapp.testing.phone_history import PhoneHistory
 from whatsapp.testing.prekeys import install as install_prekeys
+from whatsapp.testing.presence import PresenceService
 from whatsapp.testing.privacy import install as install_privacy
 from whatsapp.testing.routing import Router
 from whatsapp.testing.settings import (
@@ -119,6 +123,10 @@ class EmulatedServer:
         install_account_iqs(self.handlers, self.settings)  # first: a concern module may replace one of these
         install_prekeys(self.handlers)
         install_upkeep(self.handlers)
+        self.presence = PresenceService(self.state)  # presence, subscriptions and their relay (presence.py)
+        self.presence.install(self.handlers)
+        self.calls = CallService(self.state)  # a contact's call offer, a companion's reject (calls.py)
+        self.calls.install(self.handlers)
         install_privacy(self.handlers)
         self.pairing.install(self.handlers)
         install_messaging(self.handlers, self.router)

@@ -1,4 +1,4 @@
-"""Session upkeep after login: keep-alive pings, passive/active, presence, `<ib>`, and a companion logging
+"""Session upkeep after login: keep-alive pings, passive/active, `<ib>`, and a companion logging
 itself out (`remove-companion-device`). The client side is Baileys `src/Socket/socket.ts` (`w:p` pings,
 sendPassiveIq, logout) and whatsmeow `keepalive.go`, `connectionevents.go` (SetPassive), `presence.go`.
 """
@@ -21,7 +21,6 @@ def install(handlers: Handlers) -> None:
     # clientFinish, while it still shows QR codes, and WhatsApp keeps such connections.
     handlers.iq("w:p", "get", "ping")(ping)
     handlers.iq("md", "set", "remove-companion-device")(remove_companion)
-    handlers.stanza("presence")(presence)
     handlers.stanza("ib")(info_bulletin)
 
 
@@ -59,19 +58,3 @@ async def remove_companion(context: HandlerContext, node: Node) -> None:
     if target is None or target.account is not device.account or target.is_primary:
         raise IQError(404, "item-not-found")
     await device.account.phone.unlink(target, notify_self=target is not device)
-
-
-async def presence(context: HandlerContext, node: Node) -> None:
-    device = context.device
-    if device is None:
-        return
-    if node.attr_str("type", "available") not in ("available", "unavailable"):
-        # subscribe and the rest would need presence routing, which the emulator does not do
-        strict.report(context.state, strict.UNMODELLED, "stanza-type", f"<presence type={node.attr_str('type')}>",
-                      node=node, connection=context.connection)
-        return
-    name = node.attr_str("name")
-    if name:
-        device.push_name = name
-        device.account.push_name = name
-    context.connection.available = node.attr_str("type", "available") != "unavailable"
