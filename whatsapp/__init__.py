@@ -55,6 +55,7 @@ from whatsapp.errors import (
     WhatsAppError,
 )
 from whatsapp.events import DecryptFailed, Event, HistorySync, MessageReceived
+from whatsapp.group_meta import GroupInfo, GroupMember, InviteRequest, ParticipantResult
 from whatsapp.jid import JID
 from whatsapp.keepalive import KeepaliveTiming
 from whatsapp.media_http import MediaOptions
@@ -84,8 +85,11 @@ __all__ = [
     "Downloadable",
     "EncodeError",
     "Event",
+    "GroupInfo",
+    "GroupMember",
     "HandshakeError",
     "HistorySync",
+    "InviteRequest",
     "IqError",
     "IqTimeout",
     "KeepaliveFailed",
@@ -100,6 +104,7 @@ __all__ = [
     "MessageRef",
     "PairRejected",
     "PairingError",
+    "ParticipantResult",
     "ProtocolError",
     "ReconnectPolicy",
     "SendError",

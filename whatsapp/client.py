@@ -40,6 +40,7 @@ from whatsapp.binary import Node
 from whatsapp.calls import Calls
 from whatsapp.certs import WA_ROOT_PUBLIC_KEY
 from whatsapp.chatstate import ChatPresence
+from whatsapp.client_groups import GroupMethods
 from whatsapp.client_interactions import InteractionMethods
 from whatsapp.compose import text_message
 from whatsapp.connection import Connection, ConnectionConfig
@@ -50,7 +51,8 @@ from whatsapp.eventbus import E, EventBus, HandlerResult, Unsubscribe
 from whatsapp.eventlog import EventLog, Release
 from whatsapp.events import Event, MessageReceived
 from whatsapp.fanout import Fanout
-from whatsapp.groups import GroupDirectory, GroupInfo
+from whatsapp.group_admin import GroupAdmin
+from whatsapp.groups import GroupDirectory
 from whatsapp.history import HistorySyncer
 from whatsapp.inbox import Inbox
 from whatsapp.interactions import Interactions
@@ -87,7 +89,7 @@ DEFAULT_URL = "wss://web.whatsapp.com/ws/chat"
 AUTO_VERSION_URL = "auto"  # `version_url` default: WhatsApp's version page when talking to WhatsApp's server
 
 
-class Client(InteractionMethods):
+class Client(InteractionMethods, GroupMethods):
     def __init__(
         self,
         auth: AuthState,
@@ -145,7 +147,7 @@ class Client(InteractionMethods):
         props, standing = ServerProps(), Presence(ctx, presence, self.device.push_name)
         trust = TrustTokens(ctx, props)
         self._sender = Sender(ctx, fanout, groups, sent, trust)
-        self._groups = groups
+        self._groups, self._group_admin = groups, GroupAdmin(ctx, groups)
         self._media = MediaService(ctx, media or MediaOptions(), self.send_message)
         self._pairing = PairingFlow(ctx, PairingConfig(phone_number, qr_timeouts, self.device))
         upkeep = LoginUpkeep(ctx, UpkeepConfig(offline_timeout), standing,
@@ -351,10 +353,6 @@ class Client(InteractionMethods):
         data = await self._media.downloader.download(item)  # no path: the plaintext as bytes
         assert isinstance(data, bytes)
         return data
-
-    async def group_metadata(self, jid: JID | str, *, refresh: bool = False) -> GroupInfo:
-        target = JID.parse(jid) if isinstance(jid, str) else jid
-        return await self._groups.info(target, refresh=refresh)
 
     # ---- raw stanzas ----------------------------------------------------------------------------------
 

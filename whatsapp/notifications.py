@@ -19,6 +19,7 @@ Trust tokens (`privacy_token`) are routed by whatsapp/trust.py; history sync and
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Protocol
 
 from whatsapp import events
@@ -35,7 +36,7 @@ class DeviceCache(Protocol):
 
 
 class GroupCache(Protocol):
-    def forget(self, group: JID) -> None: ...
+    async def changed(self, group: JID, found: Sequence[events.Event]) -> None: ...
 
 
 class OfflineSink(Protocol):
@@ -89,9 +90,9 @@ class Notifications:
 
     async def on_group_change(self, node: Node) -> None:
         group = node.try_attr_jid("from")
-        if group is not None:
-            self.groups.forget(group)
         found = group_events(node)
+        if group is not None:
+            await self.groups.changed(group, found)  # stored before the ack: a lost rotation comes again
         for event in found:
             await self.ctx.emit(event)
         if not found:

@@ -236,6 +236,14 @@ function start() {
         }
     });
     sock.ev.on('presence.update', ({ id, presences }) => emit({ event: 'presence', id, presences }));
+    // (groups) Group changes as Baileys reports them to an application.
+    sock.ev.on('groups.update', (updates) => {
+        for (const u of updates) emit({ event: 'groups_update', ...u });
+    });
+    sock.ev.on('group-participants.update', ({ id, author, participants, action }) => {
+        emit({ event: 'group_participants', id, author: author ?? null, action,
+               participants: participants.map((p) => (typeof p === 'string' ? p : p.id)) });
+    });
     sock.ev.on('message-receipt.update', (updates) => {
         for (const u of updates) {
             emit({ event: 'receipt', id: u.key.id, from: u.key.remoteJid, receipt: u.receipt });
@@ -361,6 +369,21 @@ export const COMMANDS = {
         await current.sock.groupUpdateSubject(jid, subject);
         return {};
     },
+    // (groups) Admin operations as an application does them.
+    group_description: async ({ jid, description }) => {
+        await current.sock.groupUpdateDescription(jid, description);
+        return {};
+    },
+    group_setting: async ({ jid, setting }) => {
+        await current.sock.groupSettingUpdate(jid, setting);
+        return {};
+    },
+    group_invite_code: async ({ jid }) => ({ code: await current.sock.groupInviteCode(jid) }),
+    group_accept_invite: async ({ code }) => ({ id: await current.sock.groupAcceptInvite(code) }),
+    group_leave: async ({ jid }) => {
+        await current.sock.groupLeave(jid);
+        return {};
+    },
     create_group: async ({ subject, participants }) => {
         const meta = await current.sock.groupCreate(subject, participants);
         return { id: meta.id, subject: meta.subject };
@@ -369,6 +392,7 @@ export const COMMANDS = {
     group_metadata: async ({ jid }) => {
         const meta = await current.sock.groupMetadata(jid);
         return { id: meta.id, subject: meta.subject, addressingMode: meta.addressingMode, owner: meta.owner ?? null,
+                 announce: !!meta.announce, restrict: !!meta.restrict, desc: meta.desc ?? null,
                  participants: meta.participants.map((p) => ({ id: p.id, admin: p.admin ?? null,
                                                                lid: p.lid ?? null, phoneNumber: p.phoneNumber ?? null })) };
     },

@@ -15,6 +15,13 @@ from whatsapp.binary.node import AttrValue, Node
 from whatsapp.jid import JID
 from whatsapp.testing.delivery import Delivery, Outcome, device_address, now, user_address
 from whatsapp.testing.errors import IQError
+from whatsapp.testing.group_settings import (
+    GroupSettings,
+    apply_create_settings,
+    require_admin,
+    require_editor,
+    settings_children,
+)
 from whatsapp.testing.state import Account, Device, Group, GroupParticipant, ServerState
 
 
@@ -53,9 +60,7 @@ def group_node(state: ServerState, group: Group) -> Node:
         attrs["creator_pn" if is_lid(group) else "creator_lid"] = alt
         attrs["s_o_pn" if is_lid(group) else "s_o_lid"] = alt
     children = [participant_node(state, group, pn, member) for pn, member in group.participants.items()]
-    if group.description:
-        children.append(Node("description", {"id": "1", "t": str(group.created_at)},
-                             [Node("body", {}, group.description.encode())]))
+    children.extend(settings_children(group))
     return Node("group", attrs, children)
 
 
@@ -105,11 +110,21 @@ def _member_group(state: ServerState, sender: Device, to: JID | None) -> Group:
 
 
 class GroupService:
-    """The w:g2 IQs. `addressing_mode` is the mode new groups get ("lid" as WhatsApp creates them now)."""
+    """The w:g2 IQs. `addressing_mode` is the mode new groups get ("lid" as WhatsApp creates them now).
+
+    `rate_limit(n)`: the next `n` w:g2 IQs are answered 429 rate-overlimit, as WhatsApp answers a client
+    that asks too often; `queries` counts the metadata queries answered.
+    """
 
     def __init__(self, state: ServerState, addressing_mode: str = "lid") -> None:
         self.state = state
         self.addressing_mode = addressing_mode
+        self.settings = GroupSettings(state, lambda st, group, actor, child: notify_members(st, group, actor, child))
+        self.rate_limited = 0
+        self.queries = 0
+
+    def rate_limit(self, count: int) -> None:
+        self.rate_limited = count
 
     def handle(self, sender: Device, iq: Node) -> Outcome:
         """Answer one w:g2 IQ: `Outcome.replies[0]` is the result's child (or none), plus notifications."""
@@ -118,10 +133,16 @@ class GroupService:
         op = iq.children[0] if iq.children else None
         if op is None:
             raise IQError(400, "bad-request")
+        if self.rate_limited > 0:
+            self.rate_limited -= 1
+            raise IQError(429, "rate-overlimit")
         if op.tag == "create" and iq_type == "set":
             return self.create(sender, op)
+        if op.tag == "invite" and iq_type == "set" and to is not None and not to.user:
+            return self.settings.join_by_code(sender, op)
         if op.tag == "query":
             group = _member_group(self.state, sender, to)
+            self.queries += 1
             return Outcome(replies=[group_node(self.state, group)])
         if op.tag == "participating":
             groups = [group_node(self.state, g) for g in self.state.groups.values()
@@ -131,6 +152,7 @@ class GroupService:
             return self.leave(sender, op)
         if op.tag == "subject" and iq_type == "set":
             group = _member_group(self.state, sender, to)
+            require_editor(group, sender)
             group.subject = (op.content_bytes or b"").decode("utf-8", "replace")
             group.subject_time = now()
             child = Node("subject", {"subject": group.subject, "s_o": device_address(sender, is_lid(group)).to_non_ad(),
@@ -140,12 +162,17 @@ class GroupService:
             return self.change_members(sender, to, op)
         if op.tag in ("promote", "demote") and iq_type == "set":
             return self.change_roles(sender, to, op)
+        if to is not None and to.is_group:
+            answered = self.settings.handle(sender, _member_group(self.state, sender, to), op, iq_type)
+            if answered is not None:
+                return answered
         raise IQError(501, "feature-not-implemented", what="w:g2")
 
     def create(self, sender: Device, create: Node) -> Outcome:
         subject = create.attr_str("subject") or ""
         members = _resolve_members(self.state, create.children_by_tag("participant"))
         group = self.state.add_group(subject, sender.account, members, addressing_mode=self.addressing_mode)
+        apply_create_settings(group, create)
         logger.info("emulator: group {} created by {} with {} members", group.group_id, sender.account.phone_number,
                     len(group.participants))
         self.state.emit("group_created", account=sender.account, device=sender, data={"group": group})
@@ -156,7 +183,8 @@ class GroupService:
     def leave(self, sender: Device, leave: Node) -> Outcome:
         outcome = Outcome()
         for item in leave.children_by_tag("group"):
-            group = self.state.group_for(JID(item.attr_str("id", "") or "", "g.us"))
+            gid = item.attr_str("id", "") or ""  # the full group JID (both peers send it so) or its user part
+            group = self.state.group_for(JID.parse(gid) if "@" in gid else JID(gid, "g.us"))
             if group is None or sender.account.phone_number not in group.participants:
                 continue
             member = group.participants.pop(sender.account.phone_number)
@@ -168,6 +196,7 @@ class GroupService:
 
     def change_members(self, sender: Device, to: JID | None, op: Node) -> Outcome:
         group = _member_group(self.state, sender, to)
+        require_admin(group, sender)
         accounts = _resolve_members(self.state, op.children_by_tag("participant"))
         results: list[Node] = []
         changed: list[Node] = []
@@ -191,9 +220,7 @@ class GroupService:
     def change_roles(self, sender: Device, to: JID | None, op: Node) -> Outcome:
         """`<promote>`/`<demote>` members (admins only, as WhatsApp answers others 403)."""
         group = _member_group(self.state, sender, to)
-        actor = group.participants.get(sender.account.phone_number)
-        if actor is None or actor.role not in ("admin", "superadmin"):
-            raise IQError(403, "forbidden")
+        require_admin(group, sender)
         results: list[Node] = []
         changed: list[Node] = []
         for account in _resolve_members(self.state, op.children_by_tag("participant")):

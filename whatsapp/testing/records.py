@@ -305,6 +305,12 @@ class Group:
     created_at: int = field(default_factory=lambda: int(time.time()))
     subject_time: int = field(default_factory=lambda: int(time.time()))
     description: str | None = None
+    description_id: str | None = None
+    description_time: int = 0
+    announce: bool = False  # only admins send
+    locked: bool = False  # only admins edit the info
+    ephemeral: int = 0
+    invite_code: str = field(default_factory=lambda: secrets.token_urlsafe(16)[:22])
 
     @property
     def jid(self) -> JID:
