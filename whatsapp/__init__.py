@@ -66,6 +66,7 @@ from whatsapp.messages import SendResult
 from whatsapp.payload import DeviceConfig
 from whatsapp.reconnect import DisconnectKind, DisconnectReason, ReconnectPolicy
 from whatsapp.upload import UploadResult
+from whatsapp.users import OnWhatsApp
 
 __version__ = "0.1.0"
 
@@ -102,6 +103,7 @@ __all__ = [
     "MemoryAuthState",
     "MessageReceived",
     "MessageRef",
+    "OnWhatsApp",
     "PairRejected",
     "PairingError",
     "ParticipantResult",

@@ -35,6 +35,7 @@ class KeyType(StrEnum):
     INDEX = "index"  # id: "<ring>" (head) or "<ring>.<n>" (bucket); value: JSON
     EVENT = "event"  # id: stable event id (whatsapp/eventlog.py); value: JSON, pending event or handled mark
     SENT_MESSAGE = "sent-message"  # id: message id (whatsapp/sentstore.py); value: JSON
+    CONTACT = "contact"  # id: user JID (whatsapp/contacts.py); value: JSON {"name": push name, "t": learned}
 
 
 class ConnectionStatus(StrEnum):

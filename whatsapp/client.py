@@ -42,8 +42,10 @@ from whatsapp.certs import WA_ROOT_PUBLIC_KEY
 from whatsapp.chatstate import ChatPresence
 from whatsapp.client_groups import GroupMethods
 from whatsapp.client_interactions import InteractionMethods
+from whatsapp.client_users import UserMethods
 from whatsapp.compose import text_message
 from whatsapp.connection import Connection, ConnectionConfig
+from whatsapp.contacts import ContactStore
 from whatsapp.context import Clock, Context, Locks, Sleep, SystemClock
 from whatsapp.devices import DeviceDirectory
 from whatsapp.errors import ConnectionGone, WhatsAppError
@@ -83,13 +85,14 @@ from whatsapp.tasks import cancel_and_wait
 from whatsapp.trust import TrustTokens
 from whatsapp.upkeep import LoginUpkeep, UpkeepConfig
 from whatsapp.upload import MediaSource, UploadResult
+from whatsapp.users import Users
 from whatsapp.version import VersionPolicy, VersionRenewal, default_version_url
 
 DEFAULT_URL = "wss://web.whatsapp.com/ws/chat"
 AUTO_VERSION_URL = "auto"  # `version_url` default: WhatsApp's version page when talking to WhatsApp's server
 
 
-class Client(InteractionMethods, GroupMethods):
+class Client(InteractionMethods, GroupMethods, UserMethods):
     def __init__(
         self,
         auth: AuthState,
@@ -165,6 +168,8 @@ class Client(InteractionMethods, GroupMethods):
         for concern in concerns:
             concern.install(self._router)
         self.bus.add_handler(MessageReceived, standing.on_message)  # our own messages carry our push name
+        self._users, self._contacts = Users(ctx), ContactStore(auth)
+        self.bus.add_handler(MessageReceived, self._contacts.on_message)  # contacts' push names, kept
         # Our phone's history-sync chunks: tokens, nctSalt, LID mappings, push name (whatsapp/history.py).
         self._history = HistorySyncer(ctx, self._download_history, trust.store_tokens, standing.learn_push_name,
                                       self._log.hold)

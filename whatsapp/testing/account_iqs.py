@@ -1,13 +1,12 @@
-"""The account queries a client makes right after login: AB props, the blocklist, privacy settings.
+"""The account queries a client makes right after login: AB props and privacy settings (the blocklist is profile.py).
 
 Baileys 7 asks all three on every open connection (`src/Socket/chats.ts`: fetchProps, fetchBlocklist,
 fetchPrivacySettings); whatsmeow has the same queries (`appstate`-less `privacysettings.go`
 TryFetchPrivacySettings, `blocklist.go` GetBlocklist). The answers here are those of an account nobody
-configured: WhatsApp's default privacy settings, an empty blocklist, and the AB props in
+configured: WhatsApp's default privacy settings and the AB props in
 `ServerSettings.ab_props` (none by default, so clients keep their defaults).
 
     <iq xmlns="abt" type="get"><props protocol="1" [hash]/></iq>  →  <props hash><prop config_code config_value/>
-    <iq xmlns="blocklist" type="get"/>                           →  <list dhash/>
     <iq xmlns="privacy" type="get"><privacy/></iq>               →  <privacy><category name value/>…</privacy>
 """
 
@@ -43,13 +42,7 @@ def install(handlers: Handlers, settings: ServerSettings) -> None:
 
     handlers.iq("abt", "get", "props")(props)
     handlers.iq("w", "get", "props")(props)  # the older namespace Baileys 6.7 asks (`<props protocol="2">`)
-    handlers.iq("blocklist", "get")(blocklist)
     handlers.iq("privacy", "get", "privacy")(privacy)
-
-
-async def blocklist(context: HandlerContext, node: Node) -> Node:
-    context.logged_in()
-    return Node("list", {"dhash": "0"})
 
 
 async def privacy(context: HandlerContext, node: Node) -> Node:

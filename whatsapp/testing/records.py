@@ -232,6 +232,9 @@ class Account:
     push_name: str = "Emulated User"
     platform: str = "android"  # <platform name> in pair-success; "smba"/"smbi" mark a business account
     business_name: str | None = None
+    about: str = ""  # the "about" text (usync <status>)
+    picture_id: str | None = None  # the profile picture, None: not set (w:profile:picture answers 404)
+    blocked: list[JID] = field(default_factory=list)  # the account's block list (user JIDs, LID as stored)
     devices: dict[int, Device] = field(default_factory=dict)
     next_device_id: int = 1
     next_key_index: int = 1

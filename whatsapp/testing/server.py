@@ -60,6 +60,7 @@ from whatsapp.testing.phone_history import PhoneHistory
 from whatsapp.testing.prekeys import install as install_prekeys
 from whatsapp.testing.presence import PresenceService
 from whatsapp.testing.privacy import install as install_privacy
+from whatsapp.testing.profile import install as install_profile
 from whatsapp.testing.routing import Router
 from whatsapp.testing.settings import (
     DEFAULT_EDGE_ROUTING,
@@ -121,6 +122,7 @@ class EmulatedServer:
         self.login = Login(self.state, self.settings, self.handlers)
         self._server: Server | None = None
         install_account_iqs(self.handlers, self.settings)  # first: a concern module may replace one of these
+        install_profile(self.handlers)
         install_prekeys(self.handlers)
         install_upkeep(self.handlers)
         self.presence = PresenceService(self.state)  # presence, subscriptions and their relay (presence.py)

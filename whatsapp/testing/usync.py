@@ -89,7 +89,8 @@ def _protocol_child(protocol: Node, account: Account | None, asked_by: JID | Non
     if tag == "contact":
         return Node("contact", {"type": "in" if account is not None else "out"})
     if tag == "status":
-        return Node("status", {"t": str(int(account.created_at))} if account else {}, b"" if account else None)
+        return Node("status", {"t": str(int(account.created_at))} if account else {},
+                    account.about.encode() if account else None)
     if tag == "disappearing_mode":
         return Node("disappearing_mode", {"duration": "0", "t": "0"})
     if tag == "business":
