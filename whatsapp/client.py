@@ -59,7 +59,7 @@ from whatsapp.history import HistorySyncer
 from whatsapp.inbox import Inbox
 from whatsapp.interactions import Interactions
 from whatsapp.iq import DEFAULT_IQ_TIMEOUT
-from whatsapp.jid import JID
+from whatsapp.jid import JID, STATUS_BROADCAST_JID
 from whatsapp.keepalive import KeepaliveTiming
 from whatsapp.media_http import DOWNLOAD_CAP, MediaOptions
 from whatsapp.media_message import Downloadable
@@ -81,6 +81,7 @@ from whatsapp.router import Concern, StanzaRouter
 from whatsapp.send import Sender
 from whatsapp.sentstore import StoredSent
 from whatsapp.socket import DEFAULT_CONNECT_TIMEOUT
+from whatsapp.status import DEFAULT_BACKGROUND, as_status, text_status
 from whatsapp.tasks import cancel_and_wait
 from whatsapp.trust import TrustTokens
 from whatsapp.upkeep import LoginUpkeep, UpkeepConfig
@@ -290,6 +291,14 @@ class Client(InteractionMethods, GroupMethods, UserMethods):
         message = with_link_preview(message, preview) if preview is not None else message
         return await self.send_message(jid, message, message_id=message_id)
 
+    async def send_status(self, text: str, recipients: Sequence[JID | str], *,
+                          background: int = DEFAULT_BACKGROUND) -> SendResult:
+        """Post a text status (story) that `recipients` (users) see; `background`: its ARGB colour."""
+        if not self.connected:
+            raise ConnectionGone("not connected")
+        users = [JID.parse(r) if isinstance(r, str) else r for r in recipients]
+        return await self._sender.send(STATUS_BROADCAST_JID, text_status(text, background), recipients=users)
+
     # ---- media (whatsapp/media_send.py builds and sends; whatsapp/media_service.py downloads) ------------
 
     async def send_media(self, jid: JID | str, source: MediaSource, spec: MediaSpec, *,
@@ -384,6 +393,9 @@ class Client(InteractionMethods, GroupMethods, UserMethods):
     async def _emit_from_inbox(self, event: Event) -> None:
         """The inbox hands events to the application here: media messages learn how to download, and a
         message acting on another one (reaction, edit, revoke, poll vote) is raised typed after the raw one."""
+        if isinstance(event, MessageReceived) and (status := as_status(event)) is not None:
+            await self.bus.emit(status)  # someone's story: not a chat message for the plugins
+            return
         event = self._media.attach(event)
         await self.bus.emit(event)
         if isinstance(event, MessageReceived):

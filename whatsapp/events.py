@@ -20,14 +20,12 @@ from typing import overload
 from whatsapp.binary import Node
 from whatsapp.content import Quoted, mentioned_jids, message_text, quoted_message
 from whatsapp.errors import MediaError
+from whatsapp.event_base import Event as Event
+from whatsapp.events_status import StatusPosted as StatusPosted
 from whatsapp.jid import JID
 from whatsapp.media_message import MediaDownloads, MediaInfo, media_info
 from whatsapp.proto import e2e_pb2, history_sync_pb2
 from whatsapp.reconnect import Decision, DisconnectReason
-
-
-class Event:
-    """Base class of every event; subscribe to it to receive all of them."""
 
 
 @dataclass(frozen=True, slots=True)

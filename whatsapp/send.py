@@ -22,6 +22,7 @@ Sessions are always keyed by the device's canonical (LID) address, see `whatsapp
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from loguru import logger
 
@@ -41,7 +42,7 @@ from whatsapp.context import Context
 from whatsapp.errors import SendError
 from whatsapp.fanout import Fanout
 from whatsapp.groups import GroupDirectory
-from whatsapp.jid import JID, LID
+from whatsapp.jid import JID, LID, STATUS_BROADCAST_JID
 from whatsapp.messages import SendResult
 from whatsapp.msgsecret import with_message_secret
 from whatsapp.padding import pad_message
@@ -51,6 +52,9 @@ from whatsapp.reporting import reporting_node
 from whatsapp.sent import SentMessage, SentMessages
 from whatsapp.signal import SenderKeyRecord, create_sender_key, distribution_message, group_encrypt
 from whatsapp.trust import TOKEN_REFUSED, TrustTokens
+
+# A status audience: the users it goes to, and the addressing they are named in.
+Audience = tuple[tuple[JID, ...], str]
 
 
 class Sender:
@@ -64,14 +68,22 @@ class Sender:
         self.sent = 0
         self.phash = ParticipantHash(fanout.devices, groups)
 
-    async def send(self, chat: JID, message: e2e_pb2.Message, message_id: str | None = None) -> SendResult:
+    async def send(self, chat: JID, message: e2e_pb2.Message, message_id: str | None = None,
+                   recipients: Sequence[JID] = ()) -> SendResult:
+        """`recipients`: the users a `status@broadcast` send goes to (it has no member list of its own)."""
         me_pn, me_lid = own_addresses(self.ctx.auth.creds)
         chat = chat.to_non_ad()
         message = with_message_secret(message)
         message_id = message_id or generate_message_id(me_pn.user)
         kind = stanza_type(message)
         distributed: list[str] = []
-        if chat.is_group:
+        if chat == STATUS_BROADCAST_JID:
+            if not recipients:
+                raise SendError(message_id, None, "a status needs recipients")
+            audience = [r.to_non_ad() for r in recipients if r.is_user] + [me_pn.to_non_ad()]
+            node, devices, _ = await self._prepare_group(chat, message, message_id, kind, me_pn, None,
+                                                         (tuple(dict.fromkeys(audience)), "pn"))
+        elif chat.is_group:
             node, devices, distributed = await self._prepare_group(chat, message, message_id, kind, me_pn, me_lid)
         elif chat.is_user:
             node, devices = await self._prepare_direct(chat, message, message_id, kind, me_pn, me_lid)
@@ -112,6 +124,8 @@ class Sender:
         recipient and our own account in the chat's addressing)."""
         if chat.is_group:
             return list((await self.groups.info(chat)).participants)
+        if chat == STATUS_BROADCAST_JID:
+            return []  # the server checks no participant hash for a status
         own_user = me_lid.to_non_ad() if chat.server == LID and me_lid else me_pn.to_non_ad()
         return [chat] if chat.user in own_users(me_pn, me_lid) else [chat, own_user]
 
@@ -150,24 +164,32 @@ class Sender:
         return node, len(participants)
 
     async def _prepare_group(self, group: JID, message: e2e_pb2.Message, message_id: str, kind: str,
-                             me_pn: JID, me_lid: JID | None) -> tuple[Node, int, list[str]]:
+                             me_pn: JID, me_lid: JID | None, audience: Audience | None = None
+                             ) -> tuple[Node, int, list[str]]:
+        """A sender-key send: to a group's members, or (`audience`: users, addressing) to a status audience.
+        A status has no membership the server tracks for us: every recipient device gets the SKDM each time,
+        so the stanza names all of them (whatsmeow `send.go` sendGroup with a broadcast list)."""
         auth = self.ctx.auth
-        info = await self.groups.info(group)
-        lid_mode = info.addressing_mode == "lid" and me_lid is not None
+        if audience is None:
+            info = await self.groups.info(group)
+            members, mode = info.participants, info.addressing_mode
+        else:
+            members, mode = audience
+        lid_mode = mode == "lid" and me_lid is not None
         own_device = me_lid if lid_mode and me_lid else me_pn
         own_key = sender_key_id(group, own_device)
         memory_raw = (await auth.get(KeyType.SENDER_KEY_MEMORY, [str(group)])).get(str(group))
         have_key: set[str] = set(json.loads(memory_raw)) if memory_raw else set()
         stored_key = (await auth.get(KeyType.SENDER_KEY, [own_key])).get(own_key)
         record = create_sender_key(SenderKeyRecord.from_bytes(stored_key) if stored_key else None)
-        if stored_key is None:
-            have_key = set()  # a new sender key: everybody needs the new SKDM
+        if stored_key is None or audience is not None:
+            have_key = set()  # a new sender key (or a status): everybody needs the SKDM
         skdm = pad_message(skdm_message(group, distribution_message(record)).SerializeToString())
 
         def payload(wire: JID) -> bytes | None:
             return None if str(wire) in have_key else skdm
 
-        targets = await self.fanout.targets(list(info.participants), own_device, payload)
+        targets = await self.fanout.targets(list(members), own_device, payload)
         bundles = await self.fanout.bundles_for(targets)
         async with self.ctx.locks.signal:
             async with auth.transaction() as tx:
@@ -189,7 +211,7 @@ class Sender:
             if reporting is not None:
                 children.append(reporting)
             attrs: dict[str, AttrValue] = {"id": message_id, "to": group, "type": kind}
-            if info.addressing_mode == "lid":
+            if mode == "lid":
                 attrs["addressing_mode"] = "lid"
             node = Node("message", attrs, children)
         distributed = [str(p.attrs["jid"]) for p in participants]

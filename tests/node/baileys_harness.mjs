@@ -369,6 +369,12 @@ export const COMMANDS = {
         await current.sock.groupUpdateSubject(jid, subject);
         return {};
     },
+    // (status) A text status for the users in `recipients`, as Baileys posts one.
+    send_status: async ({ text, recipients }) => {
+        const sent = await current.sock.sendMessage('status@broadcast', { text },
+                                                    { statusJidList: recipients, backgroundColor: '#FF1E6E4F' });
+        return { id: sent?.key?.id ?? null };
+    },
     // (groups) Admin operations as an application does them.
     group_description: async ({ jid, description }) => {
         await current.sock.groupUpdateDescription(jid, description);

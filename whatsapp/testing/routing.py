@@ -156,6 +156,8 @@ class Router:
             outcome = Outcome(replies=[message_ack(node, t, error=TOKEN_REFUSED)])
         elif to.is_user:
             outcome = self._route_direct(sender, node, to, pairwise, t)
+        elif to.user == "status" and to.server == "broadcast":
+            outcome = self._route_status(sender, node, pairwise, t)
         else:
             strict.report(self.state, strict.UNMODELLED, "message-target", f"message to {to}", node=node)
             outcome = Outcome(replies=[message_ack(node, t, error=SMAX_INVALID)])
@@ -258,6 +260,21 @@ class Router:
                              node.attrs["id"])
                 continue
             outcome.deliveries.append(Delivery(device, Node("message", attrs, self._children(encs, node))))
+        return outcome
+
+    def _route_status(self, sender: Device, node: Node, pairwise: dict[Device, list[Node]], t: int) -> Outcome:
+        """A status goes to the devices its stanza names (the SKDM each one gets), as `from=status@broadcast`
+        with the author as `participant`; a status naming nobody is refused (400)."""
+        skmsg = [enc for enc in node.children_by_tag("enc") if enc.attr_str("type") == "skmsg"]
+        if not skmsg or not pairwise:
+            return Outcome(replies=[message_ack(node, t, error=400)])
+        base = self._base_attrs(sender, node, t)
+        base.update({"from": node.attrs["to"], "participant": device_address(sender, False)})
+        outcome = Outcome()
+        for device, encs in pairwise.items():
+            if device is not sender:
+                outcome.deliveries.append(Delivery(device, Node("message", dict(base), self._children(encs, node,
+                                                                                                  skmsg))))
         return outcome
 
     def _route_group(self, sender: Device, node: Node, to: JID, pairwise: dict[Device, list[Node]],
