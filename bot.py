@@ -173,6 +173,7 @@ def attach_plugins(config: BotConfig, client: Client) -> Dispatcher:
         max_concurrency=config.max_concurrency,
         handler_timeout=config.handler_timeout,
         read_receipts=config.read_receipts,
+        self_commands=config.self_commands,
     )
     loaded = load_plugins(*config.plugin_packages)
     dispatcher.include_routers(*(plugin.router for plugin in loaded))

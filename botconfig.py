@@ -27,7 +27,7 @@ LOG_FORMATS = ("text", "json")
 # Every BOT_* variable the bot reads: any other is a typo, warned about at start (BotConfig.unknown_variables).
 BOT_VARIABLES = frozenset({
     "BOT_PREFIXES", "BOT_STALE_AFTER", "BOT_MAX_CONCURRENCY", "BOT_HANDLER_TIMEOUT", "BOT_SHUTDOWN_GRACE",
-    "BOT_MAX_DOWNLOAD_MB", "BOT_PLUGINS", "BOT_READ_RECEIPTS", "BOT_REJECT_CALLS",
+    "BOT_MAX_DOWNLOAD_MB", "BOT_PLUGINS", "BOT_READ_RECEIPTS", "BOT_REJECT_CALLS", "BOT_SELF_COMMANDS",
 })
 PHONE_SEPARATORS = " -().\t"  # as users copy a number from their contacts: "+1 (555) 000-1111"
 
@@ -70,6 +70,7 @@ class BotConfig:
     full_history: bool = False  # HISTORY_SYNC=full: ask the phone for the whole history when pairing
     read_receipts: bool = True  # BOT_READ_RECEIPTS: mark a message read once a handler handled it
     reject_calls: bool = False  # BOT_REJECT_CALLS: decline every incoming call
+    self_commands: bool = True  # BOT_SELF_COMMANDS: run the commands the account sends in "Message yourself"
 
     def __repr__(self) -> str:  # the URI may hold a password, the key is a secret
         return (
@@ -223,4 +224,5 @@ class BotConfig:
             full_history=history_sync == "full",
             read_receipts=switch("BOT_READ_RECEIPTS", True),
             reject_calls=switch("BOT_REJECT_CALLS", False),
+            self_commands=switch("BOT_SELF_COMMANDS", True),
         )
