@@ -324,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     except WrongEncryptionKeyError as exc:  # configuration, not a crash: a restart would fail the same way
-        logger.error("configuration error: SESSION_ENCRYPTION_KEY: {}", exc)
+        logger.error("bot crashed: {}: {} (a configuration error: set the key this session was written with)",
+                     type(exc).__name__, exc)
         return EXIT_CONFIG
     except WhatsAppError as exc:  # storage corruption, wrong encryption key, ...: say what, no traceback
         logger.error("bot crashed: {}: {}", type(exc).__name__, exc)

@@ -21,7 +21,7 @@ def check_auth_dir(auth_dir: str) -> str | None:
     """None when the session folder exists (or was created) and is writable; else the problem, in one line."""
     path = Path(auth_dir)
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
         with tempfile.TemporaryFile(dir=path):  # writable: the store writes here at the first change
             pass
     except OSError as exc:
