@@ -51,8 +51,6 @@ class BotConfig:
     phone_number: str | None = None
     log_level: str = "INFO"
     log_format: str = "text"  # LOG_FORMAT: text, or json (one object per line)
-    status_port: int | None = None  # PORT (web process) or STATUS_PORT: the pairing and status page
-    status_token: str | None = None  # STATUS_TOKEN: required by the status page when set
     unknown_variables: tuple[str, ...] = ()  # BOT_* variables set but not read by the bot (typos)
     presence: str = "available"
     push_name: str | None = None
@@ -127,13 +125,6 @@ class BotConfig:
         log_format = (get("LOG_FORMAT") or "text").lower()
         if log_format not in LOG_FORMATS:
             raise ConfigError("LOG_FORMAT", f"must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
-
-        status_port = None
-        port_variable = "STATUS_PORT" if get("STATUS_PORT") is not None else "PORT"
-        if (raw_port := get(port_variable)) is not None:
-            if not raw_port.isdigit() or not 1 <= int(raw_port) <= 65535:
-                raise ConfigError(port_variable, f"must be a port number from 1 to 65535, got {raw_port!r}")
-            status_port = int(raw_port)
 
         wa_version = None
         if (raw_version := get("WA_VERSION")) is not None:
@@ -212,8 +203,6 @@ class BotConfig:
             phone_number=phone,
             log_level=log_level,
             log_format=log_format,
-            status_port=status_port,
-            status_token=get("STATUS_TOKEN"),
             unknown_variables=tuple(sorted(n for n in env if n.startswith("BOT_") and n not in BOT_VARIABLES)),
             presence=presence,
             push_name=get("WA_PUSH_NAME"),

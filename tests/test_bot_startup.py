@@ -38,12 +38,6 @@ def test_unknown_bot_variables_are_listed_for_a_warning() -> None:
     assert config.unknown_variables == ("BOT_PREFIX", "BOT_REJECT_CALL")
 
 
-def test_status_port_from_port_or_status_port() -> None:
-    assert BotConfig.from_env({"PORT": "8080"}).status_port == 8080
-    assert BotConfig.from_env({"PORT": "8080", "STATUS_PORT": "9090"}).status_port == 9090
-    assert BotConfig.from_env({}).status_port is None
-
-
 def test_auth_dir_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")

@@ -216,8 +216,6 @@ def test_config_values_and_secrets_kept_out_of_repr() -> None:
         ("PHONE_NUMBER", "+1 555 abc 1111"),
         ("WA_URL", "ws://127.0.0.1:99999/ws/chat"),
         ("LOG_FORMAT", "xml"),
-        ("PORT", "http"),
-        ("STATUS_PORT", "70000"),
         ("BOT_SELF_COMMANDS", "maybe"),
         ("LOG_LEVEL", "LOUD"),
         ("SESSION_ID", "a/b"),
