@@ -24,8 +24,12 @@ import qrcode
 from dotenv import load_dotenv
 from loguru import logger
 
+import sandbox
 import storage
 from botconfig import BotConfig, ConfigError
+from botlog import configure_logging
+from botstart import check_auth_dir, log_start
+from storage.errors import WrongEncryptionKeyError
 from whatsapp import events
 from whatsapp.auth import AuthState
 from whatsapp.bot import Dispatcher, load_plugins
@@ -44,17 +48,6 @@ EXIT_REFUSED = 3
 SHUTDOWN_BUDGET = 9.0
 
 
-def configure_logging(level: str) -> None:
-    logger.remove()
-    logger.add(
-        sys.stderr,
-        level=level,
-        format="{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {name}:{line} - {message}",
-        backtrace=False,
-        diagnose=False,  # never dump local variables (keys) into tracebacks
-    )
-
-
 def render_qr(code: str) -> str:
     qr = qrcode.QRCode(border=1)
     qr.add_data(code)
@@ -66,6 +59,9 @@ def render_qr(code: str) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="WhatsApp bot daemon")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="chat with the bot offline: an emulated WhatsApp in this process, you as a contact on "
+                        "standard input, its answers on standard output (a throw-away session, never MongoDB)")
     parser.add_argument("--reset-session", action="store_true", help="delete the stored session, then pair anew")
     parser.add_argument("--export-session", metavar="PATH", help="write the stored session to PATH and exit")
     parser.add_argument("--import-session", metavar="PATH", help="load a session exported earlier and exit")
@@ -110,7 +106,8 @@ async def session_tool(config: BotConfig, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_client(config: BotConfig, auth: AuthState) -> Client:
+def build_client(config: BotConfig, auth: AuthState, media: MediaOptions | None = None, *,
+                 terminal_qr: bool = True) -> Client:
     presence = None if config.presence == "none" else config.presence
     client = Client(
         auth,
@@ -123,13 +120,14 @@ def build_client(config: BotConfig, auth: AuthState) -> Client:
         version_url=config.wa_version_url,
         # A daemon that was unlinked starts a fresh pairing by itself (the stored session is cleared).
         policy=ReconnectPolicy(pair_again_after_logout=True),
-        media=MediaOptions(max_download_bytes=int(config.max_download_mb * MiB)),
+        media=media or MediaOptions(max_download_bytes=int(config.max_download_mb * MiB)),
     )
 
     @client.on(events.QR)
     def show_qr(event: events.QR) -> None:
-        sys.stdout.write(render_qr(event.code))
-        sys.stdout.flush()
+        if terminal_qr:
+            sys.stdout.write(render_qr(event.code))
+            sys.stdout.flush()
         logger.info("QR code {}/{} (valid {:.0f}s): {}", event.index + 1, event.total, event.timeout, event.code)
 
     @client.on(events.PairingCode)
@@ -175,12 +173,19 @@ def attach_plugins(config: BotConfig, client: Client) -> Dispatcher:
         max_concurrency=config.max_concurrency,
         handler_timeout=config.handler_timeout,
         read_receipts=config.read_receipts,
+        self_commands=config.self_commands,
     )
     loaded = load_plugins(*config.plugin_packages)
     dispatcher.include_routers(*(plugin.router for plugin in loaded))
     if loaded:
         logger.info("plugins loaded: {}", ", ".join(plugin.name for plugin in loaded))
     return dispatcher.attach()
+
+
+def build_bot(config: BotConfig, auth: AuthState, media: MediaOptions) -> tuple[Client, Dispatcher]:
+    """The client and its plugins as the daemon builds them, on another server (the sandbox's)."""
+    client = build_client(config, auth, media, terminal_qr=False)
+    return client, attach_plugins(config, client)
 
 
 async def _wait_lease_lost(store: storage.SessionStore) -> None:
@@ -209,7 +214,8 @@ async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
         if not loop.is_closed():
             loop.call_soon_threadsafe(on_signal, signum)
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    # SIGHUP (a closed terminal, some supervisors) stops like SIGTERM: the lease is released, not abandoned.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, handler)
 
     cfg = store_config(config)
@@ -248,7 +254,7 @@ async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
         monitor = storage.SessionMonitor(cfg)
         monitor.attach(client, store)
         dispatcher = attach_plugins(config, client)  # before start: not even the first message is missed
-        logger.info("starting ({}; session {!r})", "logging in" if store.creds.paired else "pairing", config.session_id)
+        log_start(config, store.creds.paired, client.versions.current, [r.name for r in dispatcher.sub_routers])
         await client.start()
         stopped = asyncio.ensure_future(stop.wait())
         client_ended = asyncio.ensure_future(client.wait())
@@ -297,13 +303,30 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"configuration error: {exc}\n")
         return EXIT_CONFIG
-    configure_logging(config.log_level)
+    if args.sandbox:
+        # Standard output is the conversation; the log goes to stderr, quiet unless LOG_LEVEL asks for more.
+        level = config.log_level if os.environ.get("LOG_LEVEL") else "WARNING"
+        configure_logging(level, config.log_format, sys.stderr)
+        try:
+            return asyncio.run(sandbox.run_sandbox(config, build_bot))
+        except KeyboardInterrupt:
+            return EXIT_OK
+    configure_logging(config.log_level, config.log_format)
+    for name in config.unknown_variables:
+        logger.warning("{} is set but no BOT_* variable has that name (a typo?); ignored", name)
+    if (problem := check_auth_dir(config.auth_dir)) is not None:
+        sys.stderr.write(f"configuration error: AUTH_DIR: {problem}\n")
+        return EXIT_CONFIG
     try:
         if args.export_session or args.import_session or args.import_baileys:
             return asyncio.run(session_tool(config, args))
         return asyncio.run(run_bot(config, reset_session=args.reset_session))
     except KeyboardInterrupt:
         return EXIT_OK
+    except WrongEncryptionKeyError as exc:  # configuration, not a crash: a restart would fail the same way
+        logger.error("bot crashed: {}: {} (a configuration error: set the key this session was written with)",
+                     type(exc).__name__, exc)
+        return EXIT_CONFIG
     except WhatsAppError as exc:  # storage corruption, wrong encryption key, ...: say what, no traceback
         logger.error("bot crashed: {}: {}", type(exc).__name__, exc)
         return EXIT_CRASH
@@ -313,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         # Interpreter shutdown resets Python-level handlers to the default (die); a late second
         # SIGTERM must not turn a clean exit 0 into "killed by signal".
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)
 
 

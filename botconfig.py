@@ -23,6 +23,13 @@ LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL
 PRESENCE_VALUES = ("available", "unavailable", "none")
 HISTORY_SYNC_VALUES = ("recent", "full")  # HISTORY_SYNC: DeviceProps.requireFullSync false / true
 SWITCH_VALUES = {"on": True, "off": False}
+LOG_FORMATS = ("text", "json")
+# Every BOT_* variable the bot reads: any other is a typo, warned about at start (BotConfig.unknown_variables).
+BOT_VARIABLES = frozenset({
+    "BOT_PREFIXES", "BOT_STALE_AFTER", "BOT_MAX_CONCURRENCY", "BOT_HANDLER_TIMEOUT", "BOT_SHUTDOWN_GRACE",
+    "BOT_MAX_DOWNLOAD_MB", "BOT_PLUGINS", "BOT_READ_RECEIPTS", "BOT_REJECT_CALLS", "BOT_SELF_COMMANDS",
+})
+PHONE_SEPARATORS = " -().\t"  # as users copy a number from their contacts: "+1 (555) 000-1111"
 
 
 class ConfigError(WhatsAppError):
@@ -43,6 +50,8 @@ class BotConfig:
     session_id: str = "default"
     phone_number: str | None = None
     log_level: str = "INFO"
+    log_format: str = "text"  # LOG_FORMAT: text, or json (one object per line)
+    unknown_variables: tuple[str, ...] = ()  # BOT_* variables set but not read by the bot (typos)
     presence: str = "available"
     push_name: str | None = None
     mongodb_uri: str | None = None
@@ -59,6 +68,7 @@ class BotConfig:
     full_history: bool = False  # HISTORY_SYNC=full: ask the phone for the whole history when pairing
     read_receipts: bool = True  # BOT_READ_RECEIPTS: mark a message read once a handler handled it
     reject_calls: bool = False  # BOT_REJECT_CALLS: decline every incoming call
+    self_commands: bool = True  # BOT_SELF_COMMANDS: run the commands the account sends in "Message yourself"
 
     def __repr__(self) -> str:  # the URI may hold a password, the key is a secret
         return (
@@ -82,6 +92,10 @@ class BotConfig:
         parsed = urlparse(wa_url)
         if parsed.scheme not in ("ws", "wss") or not parsed.hostname:
             raise ConfigError("WA_URL", f"must be a ws:// or wss:// URL, got {wa_url!r}")
+        try:
+            parsed.port  # noqa: B018  # urlparse checks the port range only when asked
+        except ValueError:
+            raise ConfigError("WA_URL", f"the port must be a number from 1 to 65535, got {wa_url!r}") from None
 
         root_key = WA_ROOT_PUBLIC_KEY
         raw_root = get("WA_ROOT_KEY")
@@ -99,7 +113,7 @@ class BotConfig:
 
         phone = get("PHONE_NUMBER")
         if phone is not None:
-            phone = phone.removeprefix("+")
+            phone = phone.translate({ord(c): None for c in PHONE_SEPARATORS}).removeprefix("+")
             if not phone.isdigit() or phone.startswith("0") or not 7 <= len(phone) <= 15:
                 raise ConfigError(
                     "PHONE_NUMBER", "digits only, international format without '+' or leading 0 (e.g. 15551234567)"
@@ -108,6 +122,9 @@ class BotConfig:
         log_level = (get("LOG_LEVEL") or "INFO").upper()
         if log_level not in LOG_LEVELS:
             raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+        log_format = (get("LOG_FORMAT") or "text").lower()
+        if log_format not in LOG_FORMATS:
+            raise ConfigError("LOG_FORMAT", f"must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
 
         wa_version = None
         if (raw_version := get("WA_VERSION")) is not None:
@@ -185,6 +202,8 @@ class BotConfig:
             session_id=session_id,
             phone_number=phone,
             log_level=log_level,
+            log_format=log_format,
+            unknown_variables=tuple(sorted(n for n in env if n.startswith("BOT_") and n not in BOT_VARIABLES)),
             presence=presence,
             push_name=get("WA_PUSH_NAME"),
             mongodb_uri=mongodb_uri,
@@ -194,4 +213,5 @@ class BotConfig:
             full_history=history_sync == "full",
             read_receipts=switch("BOT_READ_RECEIPTS", True),
             reject_calls=switch("BOT_REJECT_CALLS", False),
+            self_commands=switch("BOT_SELF_COMMANDS", True),
         )

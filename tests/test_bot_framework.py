@@ -399,3 +399,23 @@ async def test_two_dispatchers_share_routers_but_no_state() -> None:
     assert texts(two_client) == ["not connected"] and texts(one_client) == ["connected for 0s"]
     assert one.dispatched == 4 + 1 + 1 and two.dispatched == 2 + 1
     assert plugins.uptime.router in one.sub_routers and plugins.uptime.router in two.sub_routers
+
+
+async def test_self_chat_commands_run_when_enabled(log_lines: list[str]) -> None:
+    client = FakeClient()
+    router = Router(name="own")
+
+    @router.command("ping")
+    async def ping(ctx: Context) -> None:
+        await ctx.reply("pong")
+
+    dispatcher = Dispatcher(client, self_commands=True)
+    dispatcher.include_router(router)
+    # "Message yourself": the chat is the account's own user.
+    await dispatcher.process(received("!ping", "1@s.whatsapp.net", sender="1:0@s.whatsapp.net", from_me=True))
+    # Sent from the account's phone into someone else's chat: still not ours to answer.
+    await dispatcher.process(received("!ping", "2@s.whatsapp.net", sender="1:0@s.whatsapp.net", from_me=True,
+                                      message_id="other"))
+    assert client.sent == [("1@s.whatsapp.net", "pong", "X")]
+    info = [line for line in log_lines if line.startswith("INFO") and "sent from this account" in line]
+    assert len(info) == 1 and "other" in info[0] and "BOT_SELF_COMMANDS=on" in info[0]

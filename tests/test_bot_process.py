@@ -27,7 +27,7 @@ ONLINE = "bot online as"
 
 
 class BotProcess:
-    """A `python bot.py` child process whose log lines (stderr) the test reads."""
+    """A `python bot.py` child process whose log lines (stdout, with the terminal QR; stderr too) the test reads."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
@@ -48,23 +48,20 @@ class BotProcess:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        self._tasks = [asyncio.create_task(self._pump(self.proc.stderr)), asyncio.create_task(self._drain())]
+        self._tasks = [asyncio.create_task(self._pump(self.proc.stdout, eof=True)),
+                       asyncio.create_task(self._pump(self.proc.stderr, eof=False))]
         return self
 
-    async def _drain(self) -> None:
-        assert self.proc and self.proc.stdout
-        while await self.proc.stdout.read(65536):  # the ASCII QR codes
-            pass
-
-    async def _pump(self, stream: asyncio.StreamReader | None) -> None:
+    async def _pump(self, stream: asyncio.StreamReader | None, eof: bool) -> None:
         assert stream is not None
         while line := await stream.readline():
             async with self._changed:
                 self.lines.append(line.decode(errors="replace").rstrip())
                 self._changed.notify_all()
-        async with self._changed:
-            self.lines.append("<eof>")
-            self._changed.notify_all()
+        if eof:  # the log's stream (stdout) ended: the process is exiting
+            async with self._changed:
+                self.lines.append("<eof>")
+                self._changed.notify_all()
 
     async def wait_line(self, pattern: str | re.Pattern[str], timeout: float = 20.0, start: int = 0) -> re.Match[str]:
         regex = re.compile(pattern) if isinstance(pattern, str) else pattern

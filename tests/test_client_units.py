@@ -212,7 +212,11 @@ def test_config_values_and_secrets_kept_out_of_repr() -> None:
         ("WA_ROOT_KEY", "zz"),
         ("WA_ROOT_KEY", "1234"),
         ("PHONE_NUMBER", "0551234567"),
-        ("PHONE_NUMBER", "+1 555 123"),
+        ("PHONE_NUMBER", "+1 555 12"),  # separators are dropped, and 6 digits is too short
+        ("PHONE_NUMBER", "+1 555 abc 1111"),
+        ("WA_URL", "ws://127.0.0.1:99999/ws/chat"),
+        ("LOG_FORMAT", "xml"),
+        ("BOT_SELF_COMMANDS", "maybe"),
         ("LOG_LEVEL", "LOUD"),
         ("SESSION_ID", "a/b"),
         ("MONGODB_URI", "postgres://x"),

@@ -70,6 +70,12 @@ Lane = JID | None  # a chat, or None for the events that are not messages
 MAX_EVENTS = 1024  # queued events that are not messages (receipts, notifications)
 
 
+def _self_chat(event: MessageReceived) -> bool:
+    """Sent by this account in its own chat: the chat is the sender's user (by phone number or LID)."""
+    users = {event.sender.user, event.sender_alt.user if event.sender_alt is not None else None}
+    return event.from_me and not event.is_group and event.chat.user in users
+
+
 def _about(event: Event) -> str:
     return f"message {event.id}" if isinstance(event, MessageReceived) else type(event).__name__
 
@@ -87,6 +93,7 @@ class Dispatcher(Router):
         name: str = "bot",
         read_receipts: bool = True,
         typing_after: float | None = 1.0,
+        self_commands: bool = False,
     ) -> None:
         super().__init__(name=name)
         self.client = client
@@ -95,6 +102,7 @@ class Dispatcher(Router):
         self.stale_after = stale_after
         self.read_receipts = read_receipts
         self.typing_after = typing_after
+        self.self_commands = self_commands  # commands the account sends in its own chat ("Message yourself") run
         self._ran: set[int] = set()  # id(message event) that reached a command or message handler
         self.scopes = Scopes()  # ctx.state of every router, for this Dispatcher only
         self.dispatched = 0  # handler calls made
@@ -301,11 +309,12 @@ class Dispatcher(Router):
 
     async def _message(self, event: MessageReceived) -> None:
         parsed = self.parse_command(event.text)
-        if event.from_me and parsed is not None and not parsed.route.include_own:
+        if event.from_me and parsed is not None and not self._own_allowed(parsed.route, event):
             if not self._own_command_noted:
                 self._own_command_noted = True
                 logger.info("message {} looks like the command {!r} but was sent from this account: ignored (own "
-                            "messages reach only handlers registered with include_own=True; said once)", event.id,
+                            "messages reach only handlers registered with include_own=True; BOT_SELF_COMMANDS=on runs "
+                            "the commands you send in your own chat, 'Message yourself'; said once)", event.id,
                             parsed.name)
             else:
                 logger.debug("own message {} (command {!r}) ignored", event.id, parsed.name)
@@ -336,7 +345,7 @@ class Dispatcher(Router):
     async def _command(self, router: Router, route: CommandRoute, ctx: Context,
                        inner: tuple[Middleware[Context], ...]) -> None:
         event = ctx.event
-        if not await self._wants(router, route.filters, route.include_own, event):
+        if not await self._wants(router, route.filters, self._own_allowed(route, event), event):
             logger.debug("command {} in message {}: filtered out (router {})", ctx.command, event.id, router.name)
             return
         age = self._clock() - event.timestamp
@@ -378,6 +387,9 @@ class Dispatcher(Router):
         except Exception as exc:
             self.failures += 1
             self._log_failure(router.name, "outer middleware", exc)
+
+    def _own_allowed(self, route: CommandRoute, event: MessageReceived) -> bool:
+        return route.include_own or (self.self_commands and _self_chat(event))
 
     async def _wants(self, router: Router, filters: Sequence[Filter], include_own: bool, event: Event) -> bool:
         if isinstance(event, MessageReceived) and event.from_me and not include_own:

@@ -1,7 +1,9 @@
 """Run the emulated WhatsApp server for a person: `python -m whatsapp.testing --account 15550001111`.
 
 It prints the URL to point a client at and the root public key the client must trust, then reads
-commands (type `help`): scan a companion's QR, enter a pairing code, list or unlink devices, inject faults.
+commands (type `help`): scan a companion's QR, enter a pairing code, list or unlink devices, send a message
+as a contact, inject faults. Without a terminal on standard input (`&`, Docker, CI) it runs the commands
+piped in, if any, then serves until SIGTERM or SIGINT; `--no-prompt` never reads standard input.
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ import argparse
 import asyncio
 import contextlib
 import shlex
+import signal
 import sys
+import threading
 
 from loguru import logger
 
+from whatsapp.jid import JID
+from whatsapp.testing.contact import Contact
 from whatsapp.testing.server import EmulatedServer
 from whatsapp.testing.settings import DEFAULT_MIN_VERSION, QRTimings
 from whatsapp.version import parse_version
@@ -24,6 +30,8 @@ HELP = """commands:
   code PHONE CODE                PHONE's phone enters the pairing code a companion shows
   devices [PHONE]                list accounts and their linked devices
   unlink PHONE DEVICE_ID         log a companion out from the phone (it gets 401 device_removed)
+  send FROM TO TEXT              FROM (an account, created if missing) sends TEXT to TO (a phone number or a
+                                 group JID), through a companion linked to FROM for this (the first send links it)
   fault KIND PHONE DEVICE_ID     KIND: 515, 503, 401, 440, drop, silence
   help | quit"""
 
@@ -45,7 +53,20 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def _command(server: EmulatedServer, words: list[str]) -> bool:
+def _target(text: str) -> JID:
+    return JID.parse(text) if "@" in text else JID(text.removeprefix("+"), "s.whatsapp.net")
+
+
+async def _send(server: EmulatedServer, contacts: dict[str, Contact], sender: str, to: str, text: str) -> None:
+    sender = sender.removeprefix("+")
+    contact = contacts.get(sender)
+    if contact is None:
+        contact = contacts[sender] = await Contact.link(server, sender)
+    result = await contact.client.send_text(_target(to), text)
+    print(f"sent {result.id} from {sender} to {to}")
+
+
+async def _command(server: EmulatedServer, words: list[str], contacts: dict[str, Contact]) -> bool:
     """Run one command; False means quit."""
     name, args = words[0].lower(), words[1:]
     if name in ("quit", "exit"):
@@ -71,6 +92,8 @@ async def _command(server: EmulatedServer, words: list[str]) -> bool:
     elif name == "unlink" and len(args) == 2:
         device = await server.account(args[0]).phone.unlink(int(args[1]))
         print(f"unlinked {device.jid}")
+    elif name == "send" and len(args) >= 3:
+        await _send(server, contacts, args[0], args[1], " ".join(args[2:]))
     elif name == "fault" and len(args) == 3:
         device = server.account(args[1]).devices[int(args[2])]
         kind, faults = args[0], server.faults
@@ -91,12 +114,34 @@ async def _command(server: EmulatedServer, words: list[str]) -> bool:
     return True
 
 
-async def _prompt(server: EmulatedServer) -> None:
-    while True:
+async def _input(prompt: str) -> str | None:
+    """One line of standard input, None at its end. A daemon thread rather than asyncio.to_thread: a stop
+    signal must not wait for a line that may never come (the default executor is joined at exit)."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str | None] = loop.create_future()
+
+    def read() -> None:
         try:
-            line = await asyncio.to_thread(input, "emulator> ")
+            line: str | None = input(prompt)
         except EOFError:
-            return
+            line = None
+        def deliver() -> None:
+            if not answer.done():
+                answer.set_result(line)
+
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(deliver)
+
+    threading.Thread(target=read, name="emulator-prompt", daemon=True).start()
+    return await answer
+
+
+async def _prompt(server: EmulatedServer, contacts: dict[str, Contact], interactive: bool) -> bool:
+    """Read and run commands until quit (False) or the end of input (True)."""
+    while True:
+        line = await _input("emulator> " if interactive else "")
+        if line is None:
+            return True
         try:
             words = shlex.split(line)
         except ValueError as exc:
@@ -105,8 +150,8 @@ async def _prompt(server: EmulatedServer) -> None:
         if not words:
             continue
         try:
-            if not await _command(server, words):
-                return
+            if not await _command(server, words, contacts):
+                return False
         except Exception as exc:  # a typo must not stop the server
             print(f"error: {exc}")
 
@@ -125,11 +170,41 @@ async def main(argv: list[str] | None = None) -> None:
         for account in server.state.accounts.values():
             print(f"account {account.phone_number} (lid {account.lid})")
         sys.stdout.flush()
-        if args.no_prompt:
-            await asyncio.Event().wait()
+        contacts: dict[str, Contact] = {}
+        try:
+            await _serve(server, contacts, prompt=not args.no_prompt)
+        finally:
+            for contact in contacts.values():
+                await contact.close()
+
+
+async def _serve(server: EmulatedServer, contacts: dict[str, Contact], prompt: bool) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    interactive = prompt and sys.stdin.isatty()
+    if interactive:
+        print("type 'help' for commands")
+        sys.stdout.flush()
+    prompting = asyncio.ensure_future(_prompt(server, contacts, interactive)) if prompt else None
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        if prompting is not None:
+            await asyncio.wait({prompting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            # A terminal's end of input (Ctrl-D) or `quit` ends the emulator; a pipe's end leaves it serving.
+            if prompting.done() and (interactive or not prompting.result()):
+                return
+            if prompting.done():
+                logger.info("emulator: standard input ended (not a terminal): serving until SIGTERM")
         else:
-            print("type 'help' for commands")
-            await _prompt(server)
+            logger.info("emulator: serving without a prompt until SIGTERM")
+        await stopped
+        logger.info("emulator: stop signal received")
+    finally:
+        stopped.cancel()
+        if prompting is not None and not prompting.done():
+            prompting.cancel()  # its reading thread is a daemon: it does not hold the exit
 
 
 if __name__ == "__main__":
