@@ -57,6 +57,7 @@ from whatsapp.interactions import Interactions
 from whatsapp.iq import DEFAULT_IQ_TIMEOUT
 from whatsapp.jid import JID
 from whatsapp.keepalive import KeepaliveTiming
+from whatsapp.linked import AccountDevice, LinkedDevice
 from whatsapp.media_http import DOWNLOAD_CAP, MediaOptions
 from whatsapp.media_message import Downloadable
 from whatsapp.media_send import MediaSpec
@@ -146,6 +147,7 @@ class Client(InteractionMethods):
         trust = TrustTokens(ctx, props)
         self._sender = Sender(ctx, fanout, groups, sent, trust)
         self._groups = groups
+        self._linked = LinkedDevice(ctx, devices, self.device.os_name)
         self._media = MediaService(ctx, media or MediaOptions(), self.send_message)
         self._pairing = PairingFlow(ctx, PairingConfig(phone_number, qr_timeouts, self.device))
         upkeep = LoginUpkeep(ctx, UpkeepConfig(offline_timeout), standing,
@@ -253,6 +255,23 @@ class Client(InteractionMethods):
     def history(self) -> deque[tuple[DisconnectReason, Decision]]:
         """(reason, decision) of the most recent ended connections, oldest first (bounded)."""
         return self._connection.history
+
+    # ---- the linked device ----------------------------------------------------------------------------
+
+    async def logout(self) -> DisconnectReason:
+        """Unlink this device (the phone stops listing it), close, and clear the stored session (archived
+        first by the session stores); the next start pairs anew. Needs a logged-in connection; returns the
+        supervisor's final reason. Raises NotPaired, ConnectionGone, IqError or IqTimeout (still linked then)."""
+        request = self._linked.removal_request()
+        if not self.connected:
+            raise ConnectionGone("logout needs a logged-in connection")
+        await self._connection.logout(request)
+        logger.info("logout acknowledged by the server; clearing the session")
+        return await self.wait()
+
+    async def account_devices(self) -> list[AccountDevice]:
+        """The devices of our account from a fresh usync list (id, platform when known, which one is us)."""
+        return await self._linked.devices()
 
     @property
     def qr_timeouts(self) -> tuple[float, float]:
