@@ -24,6 +24,7 @@ import qrcode
 from dotenv import load_dotenv
 from loguru import logger
 
+import bot_device
 import storage
 from botconfig import BotConfig, ConfigError
 from whatsapp import events
@@ -66,7 +67,11 @@ def render_qr(code: str) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="WhatsApp bot daemon")
-    parser.add_argument("--reset-session", action="store_true", help="delete the stored session, then pair anew")
+    parser.add_argument("--reset-session", action="store_true",
+                        help="log out (when the server answers), delete the stored session, then pair anew")
+    parser.add_argument("--logout", action="store_true",
+                        help="unlink this device from the account, clear the stored session (archived) and exit")
+    parser.add_argument("--devices", action="store_true", help="list the account's devices and exit")
     parser.add_argument("--export-session", metavar="PATH", help="write the stored session to PATH and exit")
     parser.add_argument("--import-session", metavar="PATH", help="load a session exported earlier and exit")
     parser.add_argument("--import-baileys", metavar="DIR", help="import a Baileys multi-file auth folder and exit")
@@ -215,6 +220,9 @@ async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
     cfg = store_config(config)
     if reset_session:
         logger.warning("--reset-session: deleting stored session {!r}; the bot will pair anew", config.session_id)
+        # Logged out first, the phone forgets this device; otherwise its entry would stay there as a ghost.
+        if await bot_device.logout(cfg, lambda auth: build_client(config, auth)) is bot_device.Outcome.UNREACHABLE:
+            logger.warning("--reset-session: deleting the stored session anyway; {}", bot_device.STAYS_LINKED)
         await storage.reset_session(cfg)
 
     # open_store waits for MongoDB when it holds the only copy (a redeploy during a database restart): a stop
@@ -301,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.export_session or args.import_session or args.import_baileys:
             return asyncio.run(session_tool(config, args))
+        if args.logout or args.devices:
+            command = bot_device.logout if args.logout else bot_device.list_devices
+            outcome = asyncio.run(command(store_config(config), lambda auth: build_client(config, auth)))
+            return EXIT_CRASH if outcome is bot_device.Outcome.UNREACHABLE else EXIT_OK
         return asyncio.run(run_bot(config, reset_session=args.reset_session))
     except KeyboardInterrupt:
         return EXIT_OK

@@ -36,6 +36,7 @@ from whatsapp.testing.connection import ClientConnection
 from whatsapp.testing.errors import IQError
 from whatsapp.testing.state import Account, Device, ServerState
 
+
 class _Answered:
     """Returned by a handler that sent the IQ's answer itself (it must act after the answer left)."""
 
