@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_bot_process are parameters here)
 """`python bot.py --logout`, `--devices` and `--reset-session` against the emulated server: a logout unlinks the
 device on the phone, a reset logs out first (no ghost in "Linked devices") or says that it could not."""
 
