@@ -129,6 +129,7 @@ def build_client(config: BotConfig, auth: AuthState) -> Client:
         # A daemon that was unlinked starts a fresh pairing by itself (the stored session is cleared).
         policy=ReconnectPolicy(pair_again_after_logout=True),
         media=MediaOptions(max_download_bytes=int(config.max_download_mb * MiB)),
+        signed_prekey_rotation_days=config.signed_prekey_rotation_days,
     )
 
     @client.on(events.QR)

@@ -59,6 +59,7 @@ class BotConfig:
     full_history: bool = False  # HISTORY_SYNC=full: ask the phone for the whole history when pairing
     read_receipts: bool = True  # BOT_READ_RECEIPTS: mark a message read once a handler handled it
     reject_calls: bool = False  # BOT_REJECT_CALLS: decline every incoming call
+    signed_prekey_rotation_days: float = 7.0  # SIGNED_PREKEY_ROTATION_DAYS: 0 never rotates
 
     def __repr__(self) -> str:  # the URI may hold a password, the key is a secret
         return (
@@ -194,4 +195,5 @@ class BotConfig:
             full_history=history_sync == "full",
             read_receipts=switch("BOT_READ_RECEIPTS", True),
             reject_calls=switch("BOT_REJECT_CALLS", False),
+            signed_prekey_rotation_days=number("SIGNED_PREKEY_ROTATION_DAYS", 7.0, 0, 365),
         )

@@ -110,6 +110,7 @@ class Client(InteractionMethods):
         media: MediaOptions | None = None,
         version: tuple[int, int, int] | None = None,
         version_url: str | None = AUTO_VERSION_URL,
+        signed_prekey_rotation_days: float = 0.0,
     ) -> None:
         """`auth`: the session (whatsapp.auth.AuthState). `phone_number`: link by pairing code instead of QR.
         `presence`: sent after login ("available", "unavailable", None for none). `clock`: every timer
@@ -117,7 +118,8 @@ class Client(InteractionMethods):
         (default: the clock's). `media`: download cap and TLS trust of the media hosts (whatsapp/media_http.py).
         `version`: announce this WA Web version instead of the newest known; `version_url`: the page the
         current one is read from at start and after a 405 (default: WhatsApp's own for WhatsApp's server,
-        none for any other; None never fetches; whatsapp/version.py).
+        none for any other; None never fetches; whatsapp/version.py). `signed_prekey_rotation_days`: a new
+        signed prekey that often (0: never, as Baileys; whatsapp/spk_rotation.py).
         The rest are timeouts and the reconnect policy (whatsapp/reconnect.py).
         """
         self.auth = auth
@@ -150,9 +152,10 @@ class Client(InteractionMethods):
         self._linked = LinkedDevice(ctx, devices, self.device.os_name)
         self._media = MediaService(ctx, media or MediaOptions(), self.send_message)
         self._pairing = PairingFlow(ctx, PairingConfig(phone_number, qr_timeouts, self.device))
-        upkeep = LoginUpkeep(ctx, UpkeepConfig(offline_timeout), standing,
+        upkeep = LoginUpkeep(ctx, UpkeepConfig(offline_timeout, signed_prekey_rotation_days), standing,
                              [("server props fetch", lambda: fetch_props(ctx, props)),
                               ("trust token pruning", trust.prune_expired)])  # after the props: their window
+        self._upkeep = upkeep
         receiver = Receiver(ctx, self._log)
         receiver.receipts_active = standing.receipts_active
         self._presence, self._chat = standing, ChatPresence(ctx, trust.stanza_nodes)
@@ -268,6 +271,10 @@ class Client(InteractionMethods):
         await self._connection.logout(request)
         logger.info("logout acknowledged by the server; clearing the session")
         return await self.wait()
+
+    async def rotate_signed_prekey(self) -> None:
+        """Rotate the signed prekey now (whatsapp/spk_rotation.py; the previous one stays in its grace period)."""
+        await self._upkeep.rotation.rotate()
 
     async def account_devices(self) -> list[AccountDevice]:
         """The devices of our account from a fresh usync list (id, platform when known, which one is us)."""
