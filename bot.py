@@ -24,6 +24,7 @@ import qrcode
 from dotenv import load_dotenv
 from loguru import logger
 
+import bot_device
 import sandbox
 import storage
 from botconfig import BotConfig, ConfigError
@@ -62,7 +63,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sandbox", action="store_true",
                         help="chat with the bot offline: an emulated WhatsApp in this process, you as a contact on "
                         "standard input, its answers on standard output (a throw-away session, never MongoDB)")
-    parser.add_argument("--reset-session", action="store_true", help="delete the stored session, then pair anew")
+    parser.add_argument("--reset-session", action="store_true",
+                        help="log out (when the server answers), delete the stored session, then pair anew")
+    parser.add_argument("--logout", action="store_true",
+                        help="unlink this device from the account, clear the stored session (archived) and exit")
+    parser.add_argument("--devices", action="store_true", help="list the account's devices and exit")
     parser.add_argument("--export-session", metavar="PATH", help="write the stored session to PATH and exit")
     parser.add_argument("--import-session", metavar="PATH", help="load a session exported earlier and exit")
     parser.add_argument("--import-baileys", metavar="DIR", help="import a Baileys multi-file auth folder and exit")
@@ -121,6 +126,7 @@ def build_client(config: BotConfig, auth: AuthState, media: MediaOptions | None 
         # A daemon that was unlinked starts a fresh pairing by itself (the stored session is cleared).
         policy=ReconnectPolicy(pair_again_after_logout=True),
         media=media or MediaOptions(max_download_bytes=int(config.max_download_mb * MiB)),
+        signed_prekey_rotation_days=config.signed_prekey_rotation_days,
     )
 
     @client.on(events.QR)
@@ -221,6 +227,9 @@ async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
     cfg = store_config(config)
     if reset_session:
         logger.warning("--reset-session: deleting stored session {!r}; the bot will pair anew", config.session_id)
+        # Logged out first, the phone forgets this device; otherwise its entry would stay there as a ghost.
+        if await bot_device.logout(cfg, lambda auth: build_client(config, auth)) is bot_device.Outcome.UNREACHABLE:
+            logger.warning("--reset-session: deleting the stored session anyway; {}", bot_device.STAYS_LINKED)
         await storage.reset_session(cfg)
 
     # open_store waits for MongoDB when it holds the only copy (a redeploy during a database restart): a stop
@@ -320,6 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.export_session or args.import_session or args.import_baileys:
             return asyncio.run(session_tool(config, args))
+        if args.logout or args.devices:
+            command = bot_device.logout if args.logout else bot_device.list_devices
+            outcome = asyncio.run(command(store_config(config), lambda auth: build_client(config, auth)))
+            return EXIT_CRASH if outcome is bot_device.Outcome.UNREACHABLE else EXIT_OK
         return asyncio.run(run_bot(config, reset_session=args.reset_session))
     except KeyboardInterrupt:
         return EXIT_OK

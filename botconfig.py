@@ -69,6 +69,7 @@ class BotConfig:
     read_receipts: bool = True  # BOT_READ_RECEIPTS: mark a message read once a handler handled it
     reject_calls: bool = False  # BOT_REJECT_CALLS: decline every incoming call
     self_commands: bool = True  # BOT_SELF_COMMANDS: run the commands the account sends in "Message yourself"
+    signed_prekey_rotation_days: float = 7.0  # SIGNED_PREKEY_ROTATION_DAYS: 0 never rotates
 
     def __repr__(self) -> str:  # the URI may hold a password, the key is a secret
         return (
@@ -214,4 +215,5 @@ class BotConfig:
             read_receipts=switch("BOT_READ_RECEIPTS", True),
             reject_calls=switch("BOT_REJECT_CALLS", False),
             self_commands=switch("BOT_SELF_COMMANDS", True),
+            signed_prekey_rotation_days=number("SIGNED_PREKEY_ROTATION_DAYS", 7.0, 0, 365),
         )

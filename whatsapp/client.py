@@ -61,6 +61,7 @@ from whatsapp.interactions import Interactions
 from whatsapp.iq import DEFAULT_IQ_TIMEOUT
 from whatsapp.jid import JID, STATUS_BROADCAST_JID
 from whatsapp.keepalive import KeepaliveTiming
+from whatsapp.linked import AccountDevice, LinkedDevice
 from whatsapp.media_http import DOWNLOAD_CAP, MediaOptions
 from whatsapp.media_message import Downloadable
 from whatsapp.media_send import MediaSpec
@@ -115,6 +116,7 @@ class Client(InteractionMethods, GroupMethods, UserMethods):
         media: MediaOptions | None = None,
         version: tuple[int, int, int] | None = None,
         version_url: str | None = AUTO_VERSION_URL,
+        signed_prekey_rotation_days: float = 0.0,
     ) -> None:
         """`auth`: the session (whatsapp.auth.AuthState). `phone_number`: link by pairing code instead of QR.
         `presence`: sent after login ("available", "unavailable", None for none). `clock`: every timer
@@ -122,7 +124,8 @@ class Client(InteractionMethods, GroupMethods, UserMethods):
         (default: the clock's). `media`: download cap and TLS trust of the media hosts (whatsapp/media_http.py).
         `version`: announce this WA Web version instead of the newest known; `version_url`: the page the
         current one is read from at start and after a 405 (default: WhatsApp's own for WhatsApp's server,
-        none for any other; None never fetches; whatsapp/version.py).
+        none for any other; None never fetches; whatsapp/version.py). `signed_prekey_rotation_days`: a new
+        signed prekey that often (0: never, as Baileys; whatsapp/spk_rotation.py).
         The rest are timeouts and the reconnect policy (whatsapp/reconnect.py).
         """
         self.auth = auth
@@ -152,11 +155,13 @@ class Client(InteractionMethods, GroupMethods, UserMethods):
         trust = TrustTokens(ctx, props)
         self._sender = Sender(ctx, fanout, groups, sent, trust)
         self._groups, self._group_admin = groups, GroupAdmin(ctx, groups)
+        self._linked = LinkedDevice(ctx, devices, self.device.os_name)
         self._media = MediaService(ctx, media or MediaOptions(), self.send_message)
         self._pairing = PairingFlow(ctx, PairingConfig(phone_number, qr_timeouts, self.device))
-        upkeep = LoginUpkeep(ctx, UpkeepConfig(offline_timeout), standing,
+        upkeep = LoginUpkeep(ctx, UpkeepConfig(offline_timeout, signed_prekey_rotation_days), standing,
                              [("server props fetch", lambda: fetch_props(ctx, props)),
                               ("trust token pruning", trust.prune_expired)])  # after the props: their window
+        self._upkeep = upkeep
         receiver = Receiver(ctx, self._log)
         receiver.receipts_active = standing.receipts_active
         self._presence, self._chat = standing, ChatPresence(ctx, trust.stanza_nodes)
@@ -261,6 +266,27 @@ class Client(InteractionMethods, GroupMethods, UserMethods):
     def history(self) -> deque[tuple[DisconnectReason, Decision]]:
         """(reason, decision) of the most recent ended connections, oldest first (bounded)."""
         return self._connection.history
+
+    # ---- the linked device ----------------------------------------------------------------------------
+
+    async def logout(self) -> DisconnectReason:
+        """Unlink this device (the phone stops listing it), close, and clear the stored session (archived
+        first by the session stores); the next start pairs anew. Needs a logged-in connection; returns the
+        supervisor's final reason. Raises NotPaired, ConnectionGone, IqError or IqTimeout (still linked then)."""
+        request = self._linked.removal_request()
+        if not self.connected:
+            raise ConnectionGone("logout needs a logged-in connection")
+        await self._connection.logout(request)
+        logger.info("logout acknowledged by the server; clearing the session")
+        return await self.wait()
+
+    async def rotate_signed_prekey(self) -> None:
+        """Rotate the signed prekey now (whatsapp/spk_rotation.py; the previous one stays in its grace period)."""
+        await self._upkeep.rotation.rotate()
+
+    async def account_devices(self) -> list[AccountDevice]:
+        """The devices of our account from a fresh usync list (id, platform when known, which one is us)."""
+        return await self._linked.devices()
 
     @property
     def qr_timeouts(self) -> tuple[float, float]:

@@ -112,6 +112,7 @@ class Connection:
         self.attempts = 0  # connection attempts made (diagnostics, tests)
         self.history: deque[tuple[DisconnectReason, Decision]] = deque(maxlen=HISTORY_SIZE)
         self._stop_requested = False
+        self._logging_out = False  # our own remove-companion-device is on its way: a logout ends, never re-pairs
         self._stop_event = asyncio.Event()
         self._socket: WASocket | None = None
         self._end: asyncio.Future[DisconnectReason] | None = None
@@ -187,6 +188,7 @@ class Connection:
     def begin(self) -> None:
         """Arm a new run of `supervise` (before its task starts, so an early `stop` is not lost)."""
         self._stop_requested = False
+        self._logging_out = False
         self._stop_event = asyncio.Event()
 
     def stop(self) -> None:
@@ -194,6 +196,22 @@ class Connection:
         self._stop_requested = True
         self._stop_event.set()
         self.end(DisconnectReason.closed_by_user())
+
+    async def logout(self, request: Node) -> None:
+        """Send our own removal IQ and wait for its answer; then end the connection as logged out and stop.
+
+        The flag is up before the IQ leaves: the server answers and hangs up at once (401 device_removed),
+        and that end must already count as our logout (clear the session, stop) and not as an unlink from
+        the phone after which a daemon pairs again. An IQ that fails leaves the device linked and running."""
+        self._logging_out = True
+        try:
+            await self.query(request)
+        except BaseException:
+            self._logging_out = False
+            raise
+        self._stop_requested = True
+        self._stop_event.set()
+        self.end(DisconnectReason.own_logout())
 
     async def supervise(self) -> DisconnectReason:
         """Connect, and reconnect as the policy says, until it says stop or `stop()` is called."""
@@ -203,6 +221,10 @@ class Connection:
             ended = await self._connect_once()
             reason = classify_end(ended, was_paired=was_paired, stop_requested=self._stop_requested)
             decision = self.policy.decide(reason)
+            if self._logging_out and reason.kind is DisconnectKind.LOGGED_OUT:
+                reason = DisconnectReason.own_logout()
+                decision = Decision(Action.STOP, 0.0, "INFO", "logged out by this device; session cleared",
+                                    clear_session=True)
             if reason.kind is DisconnectKind.OUTDATED and self._versions is not None:
                 decision = await self._versions.after_refusal(reason, decision)
             self.history.append((reason, decision))

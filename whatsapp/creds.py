@@ -7,6 +7,7 @@ drivers decide how bytes are written (base64 in JSON files, BSON Binary in Mongo
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,29 @@ class SignedPreKey:
         return cls(key_id=key_id, key_pair=key_pair, signature=signature)
 
 
+@dataclass(frozen=True, slots=True)
+class RetiredSignedPreKey:
+    """A signed prekey replaced by a rotation, kept (whatsapp/spk_rotation.py: the grace period) because
+    peers that fetched our bundle before the rotation still build sessions on it."""
+
+    key: SignedPreKey
+    retired_at: int  # unix seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.key.key_id, "key": self.key.key_pair.to_bytes(), "signature": self.key.signature,
+                "retired_at": self.retired_at}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RetiredSignedPreKey:
+        if not isinstance(data, dict):
+            raise DecodeError("credentials field 'retired_signed_prekeys' holds a non-record")
+        key_id, pair, signature, retired = (data.get(k) for k in ("id", "key", "signature", "retired_at"))
+        if not (isinstance(key_id, int) and isinstance(pair, bytes) and isinstance(signature, bytes)
+                and isinstance(retired, int)):
+            raise DecodeError("credentials field 'retired_signed_prekeys' holds a malformed key")
+        return cls(SignedPreKey(key_id, KeyPair.from_bytes(pair), signature), retired)
+
+
 @dataclass(slots=True)
 class Credentials:
     noise_key: KeyPair
@@ -49,6 +73,11 @@ class Credentials:
     next_prekey_id: int = 1
     first_unuploaded_prekey_id: int = 1
     routing_info: bytes | None = None
+    # Signed-prekey rotation (whatsapp/spk_rotation.py): when the current one was made (0: unknown, from
+    # before rotation existed), whether the server confirmed it, and the replaced ones still in their grace.
+    signed_prekey_created: int = 0
+    signed_prekey_uploaded: bool = True
+    retired_signed_prekeys: tuple[RetiredSignedPreKey, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -57,6 +86,12 @@ class Credentials:
     @property
     def paired(self) -> bool:
         return self.me_id is not None and self.account is not None
+
+    def signed_prekey_pair(self, key_id: int) -> KeyPair | None:
+        """The signed prekey a pkmsg names: the current one, or one retired and still in its grace period."""
+        if self.signed_prekey.key_id == key_id:
+            return self.signed_prekey.key_pair
+        return next((r.key.key_pair for r in self.retired_signed_prekeys if r.key.key_id == key_id), None)
 
     @classmethod
     def generate(cls) -> Credentials:
@@ -67,6 +102,7 @@ class Credentials:
             signed_prekey=SignedPreKey.generate(identity, key_id=1),
             registration_id=generate_registration_id(),
             adv_secret_key=os.urandom(32),
+            signed_prekey_created=int(time.time()),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +124,9 @@ class Credentials:
             "next_prekey_id": self.next_prekey_id,
             "first_unuploaded_prekey_id": self.first_unuploaded_prekey_id,
             "routing_info": self.routing_info,
+            "signed_prekey_created": self.signed_prekey_created,
+            "signed_prekey_uploaded": self.signed_prekey_uploaded,
+            "retired_signed_prekeys": [r.to_dict() for r in self.retired_signed_prekeys],
             "extra": dict(self.extra),
         }
 
@@ -130,6 +169,11 @@ class Credentials:
                 next_prekey_id=need("next_prekey_id", int),
                 first_unuploaded_prekey_id=need("first_unuploaded_prekey_id", int),
                 routing_info=maybe("routing_info", bytes),
+                signed_prekey_created=maybe("signed_prekey_created", int) or 0,
+                signed_prekey_uploaded=maybe("signed_prekey_uploaded", bool) is not False,
+                retired_signed_prekeys=tuple(
+                    RetiredSignedPreKey.from_dict(r) for r in maybe("retired_signed_prekeys", list) or []
+                ),
                 extra=dict(maybe("extra", dict) or {}),
             )
         except DecodeError:

@@ -95,7 +95,6 @@ async def decrypt_pairwise(tx: Transaction, creds: Credentials, address_jid: JID
     known = (await tx.get(KeyType.IDENTITY, [address])).get(address)
     if enc_type == "pkmsg":
         message = PreKeyMessage.parse(body)
-        spk = creds.signed_prekey
         pre_key = None
         if message.pre_key_id is not None:
             found = await tx.get(KeyType.PRE_KEY, [str(message.pre_key_id)])
@@ -103,7 +102,7 @@ async def decrypt_pairwise(tx: Transaction, creds: Credentials, address_jid: JID
             pre_key = KeyPair.from_bytes(raw) if raw is not None else None
         result = decrypt_prekey_message(
             record, me, message,
-            signed_pre_key=spk.key_pair if spk.key_id == message.signed_pre_key_id else None,
+            signed_pre_key=creds.signed_prekey_pair(message.signed_pre_key_id),
             pre_key=pre_key,
             known_identity=known,
         )

@@ -92,6 +92,10 @@ class ConnectionGone(TransportError):
     """Not connected, or the connection closed while a request was waiting for its answer."""
 
 
+class NotPaired(WhatsAppError):
+    """The operation needs a linked device (a logout, the account's devices) and this one was never paired."""
+
+
 class KeepaliveFailed(TransportError):
     """The server stopped answering keepalive pings (or sent nothing for too long)."""
 

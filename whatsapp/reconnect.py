@@ -89,6 +89,11 @@ class DisconnectReason:
         return cls(DisconnectKind.CLOSED_BY_USER, None, "closed by the application")
 
     @classmethod
+    def own_logout(cls) -> DisconnectReason:
+        """This device unlinked itself (`remove-companion-device`): logged out, and nothing to pair again."""
+        return cls(DisconnectKind.LOGGED_OUT, None, "logged out by this device")
+
+    @classmethod
     def multidevice_mismatch(cls) -> DisconnectReason:
         return cls(DisconnectKind.FATAL, CODE_MULTIDEVICE_MISMATCH, "phone has no multi-device support")
 

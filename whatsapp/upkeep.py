@@ -4,7 +4,8 @@
 - the connection marked open (keepalive starts, backoff resets: whatsapp/connection.py);
 - prekeys: the server's count checked and the pool refilled (whatsapp/prekeys.py decides how many),
   again whenever `<notification type="encrypt"><count/>` says it runs low;
-- passive → active (`<iq xmlns="passive"><active/>`), the prekey digest check (whatsapp/digest.py, a
+- passive → active (`<iq xmlns="passive"><active/>`), signed-prekey rotation (whatsapp/spk_rotation.py), the
+  prekey digest check (whatsapp/digest.py, a
   re-upload when the server's bundle is not ours), the other after-login steps the client gives (server
   props, whatsapp/abprops.py), then unified_session and our presence (whatsapp/presence.py);
 - the offline backlog (whatsapp/offline.py): the preview answered with a batch request, the end
@@ -40,6 +41,7 @@ from whatsapp.prekeys import (
 )
 from whatsapp.presence import Presence
 from whatsapp.router import Route, StanzaRouter
+from whatsapp.spk_rotation import SignedPreKeyRotation
 
 OFFLINE_BATCH = 100  # stanzas per batch the server may push after the preview (WA Web asks for 100)
 
@@ -47,6 +49,7 @@ OFFLINE_BATCH = 100  # stanzas per batch the server may push after the preview (
 @dataclass(frozen=True, slots=True)
 class UpkeepConfig:
     offline_timeout: float = 60.0  # how long to wait for the end-of-backlog marker
+    signed_prekey_rotation_days: float = 0.0  # 0: never rotate (a pending rotation is still finished)
 
 
 Step = tuple[str, Callable[[], Awaitable[None]]]  # an after-login step: its name (for the log) and what it does
@@ -61,6 +64,7 @@ class LoginUpkeep:
         self.steps = list(steps)
         self.backlog = OfflineBacklog()
         self._prekey_lock = asyncio.Lock()  # one check/upload at a time: ids and counts stay consistent
+        self.rotation = SignedPreKeyRotation(ctx, config.signed_prekey_rotation_days, self.check_digest)
 
     def install(self, router: StanzaRouter) -> None:
         router.add(Route("success", self.on_success))
@@ -102,7 +106,9 @@ class LoginUpkeep:
         except WhatsAppError as exc:
             logger.warning("prekey check failed: {}", exc)
         await self.ctx.query(Node("iq", {"to": SERVER_JID, "xmlns": "passive", "type": "set"}, [Node("active")]))
-        steps: list[Step] = [("prekey digest check", self.check_digest), *self.steps]
+        # The rotation first: a pending one is finished before the digest compares the server's key with ours.
+        steps: list[Step] = [("signed prekey rotation", self.rotation.after_login),
+                             ("prekey digest check", self.check_digest), *self.steps]
         if self.presence is not None:
             steps.append(("presence", self.presence.announce))
         for name, step in steps:

@@ -36,7 +36,13 @@ from whatsapp.testing.connection import ClientConnection
 from whatsapp.testing.errors import IQError
 from whatsapp.testing.state import Account, Device, ServerState
 
-IQResult = Node | Sequence[Node] | None
+
+class _Answered:
+    """Returned by a handler that sent the IQ's answer itself (it must act after the answer left)."""
+
+
+ANSWERED = _Answered()
+IQResult = Node | Sequence[Node] | _Answered | None
 
 
 @dataclass(slots=True)
@@ -171,6 +177,8 @@ class Handlers:
             await context.connection.send_node(iq_error(iq_id, "500", "internal-server-error"))
             strict.report(context.state, strict.UNMODELLED, "handler-error", f"iq xmlns={xmlns}: {exc!r}",
                           node=node, connection=context.connection)
+            return
+        if isinstance(result, _Answered):
             return
         if isinstance(result, Node) and result.tag == "iq":
             await context.connection.send_node(result)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from whatsapp.binary import Node
 from whatsapp.testing import strict
-from whatsapp.testing.dispatch import HandlerContext, Handlers
+from whatsapp.testing.dispatch import ANSWERED, HandlerContext, Handlers, IQResult, iq_result
 from whatsapp.testing.errors import IQError
 
 WEEK_MS = 7 * 24 * 3600 * 1000
@@ -50,11 +50,22 @@ async def passive(context: HandlerContext, node: Node) -> None:
     context.connection.active = child == "active"
 
 
-async def remove_companion(context: HandlerContext, node: Node) -> None:
+async def remove_companion(context: HandlerContext, node: Node) -> IQResult:
+    """A companion unlinks itself (Baileys `logout`, whatsmeow `Logout`) or another companion of the account.
+
+    The device leaves the account's list first (the other devices hear of it), then the IQ is answered;
+    a device that removed itself is then disconnected as the phone's "Log out" does it (401 device_removed):
+    its session is dead, and the server does not keep a connection for a device it no longer knows."""
     device = context.logged_in()
     remove = node.child("remove-companion-device")
     target_jid = remove.attr_jid("jid") if remove else None
     target = context.state.device_for(target_jid) if target_jid else None
     if target is None or target.account is not device.account or target.is_primary:
         raise IQError(404, "item-not-found")
-    await device.account.phone.unlink(target, notify_self=target is not device)
+    if target is not device:
+        await device.account.phone.unlink(target)
+        return None
+    await device.account.phone.unlink(target, notify_self=False)
+    await context.connection.send_node(iq_result(node.attr_str("id") or ""))
+    await context.connection.close_with_stream_error("401", conflict="device_removed")
+    return ANSWERED
