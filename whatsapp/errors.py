@@ -6,6 +6,7 @@
     │   │   └── MalformedMessageError   Signal message bytes that do not parse
     │   └── EncodeError                 a value that cannot be put on the wire
     ├── CryptoError                     a MAC, tag or signature check failed
+    │   ├── AppStateMismatch            an app-state snapshot or patch failed a MAC or its LTHash (`.collection`)
     │   └── SignalError                 Signal decrypt/session failures (one class per remedy)
     │       ├── NoSessionError, BadMacError, DuplicateMessageError, UntrustedIdentityError,
     │       └── InvalidPreKeyError, InvalidSignatureError, InvalidMessageError
@@ -17,6 +18,7 @@
     │   └── KeepaliveFailed             the server stopped answering pings
     ├── IqError                         the server answered an IQ with type="error" (`.code`, `.text`)
     ├── IqTimeout                       no answer to an IQ in time
+    ├── AppStateKeyMissing              an app-state patch names a key our phone has not shared (`.key_id`)
     ├── SendError                       the server refused a message (`.code`, e.g. 463) or nobody could get it
     ├── MediaError                      a media transfer failed
     │   ├── MediaIntegrityError         a downloaded blob failed its hash or MAC check (also a CryptoError)
@@ -240,6 +242,26 @@ class InvalidMessageError(SignalError):
 
 class MalformedMessageError(DecodeError):
     """Signal message bytes that do not parse: bad version byte, truncated protobuf, wrong key sizes."""
+
+
+# -- app state (whatsapp/syncd.py) ------------------------------------------------------------------------
+
+
+class AppStateMismatch(CryptoError):
+    """An app-state snapshot or patch of `.collection` failed a value, index, snapshot or patch MAC (the LTHash
+    the server sent disagrees with ours): tampered or out of step; nothing of it is applied."""
+
+    def __init__(self, collection: str, message: str) -> None:
+        self.collection = collection
+        super().__init__(message)
+
+
+class AppStateKeyMissing(WhatsAppError):
+    """An app-state record is encrypted with a key (`.key_id`) our phone has not shared with us yet."""
+
+    def __init__(self, key_id: bytes) -> None:
+        self.key_id = key_id
+        super().__init__(f"app-state key {key_id.hex()} is not known")
 
 
 # -- storage (storage/) -----------------------------------------------------------------------------------
