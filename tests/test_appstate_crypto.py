@@ -142,7 +142,8 @@ def test_a_snapshot_is_checked_by_its_mac_and_an_unknown_key_reported() -> None:
     rec = record(["contact", "3@s.whatsapp.net"], pb.SyncActionValue(contactAction=pb.ContactAction(fullName="Ann")))
     lthash = lthash_apply(bytes(128), [], [rec.record.value.blob[-32:]])
     mac = snapshot_mac(lthash, 5, "critical_unblock_low", KEYS[KEY_ID].snapshot_mac)
-    snap = pb.SyncdSnapshot(version=pb.SyncdVersion(version=5), records=[rec.record], mac=mac, keyID=pb.KeyId(ID=KEY_ID))
+    snap = pb.SyncdSnapshot(version=pb.SyncdVersion(version=5), records=[rec.record], mac=mac,
+                            keyID=pb.KeyId(ID=KEY_ID))
     state, mutations = apply_snapshot("critical_unblock_low", snap, KEYS)
     assert state.version == 5 and mutations[0].value.contactAction.fullName == "Ann"
     assert CollectionState.from_json(state.to_json()) == state

@@ -36,6 +36,8 @@ from whatsapp.client import Client
 from whatsapp.context import Clock, SystemClock
 from whatsapp.creds import Credentials
 from whatsapp.errors import (
+    AppStateKeyMissing,
+    AppStateMismatch,
     ConnectionGone,
     CryptoError,
     DecodeError,
@@ -54,7 +56,15 @@ from whatsapp.errors import (
     TransportError,
     WhatsAppError,
 )
-from whatsapp.events import DecryptFailed, Event, HistorySync, MessageReceived
+from whatsapp.events import (
+    AppStateSynced,
+    ChatSettingChanged,
+    ContactUpdated,
+    DecryptFailed,
+    Event,
+    HistorySync,
+    MessageReceived,
+)
 from whatsapp.group_meta import GroupInfo, GroupMember, InviteRequest, ParticipantResult
 from whatsapp.jid import JID
 from whatsapp.keepalive import KeepaliveTiming
@@ -72,10 +82,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "JID",
+    "AppStateKeyMissing",
+    "AppStateMismatch",
+    "AppStateSynced",
     "AuthState",
+    "ChatSettingChanged",
     "Client",
     "Clock",
     "ConnectionGone",
+    "ContactUpdated",
     "Credentials",
     "CryptoError",
     "DecodeError",

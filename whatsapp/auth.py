@@ -26,7 +26,9 @@ class KeyType(StrEnum):
     SENDER_KEY = "sender-key"  # id: "group::user[_domain]::device"
     SENDER_KEY_MEMORY = "sender-key-memory"  # id: group JID
     APP_STATE_SYNC_KEY = "app-state-sync-key"  # id: base64 key id
-    APP_STATE_SYNC_VERSION = "app-state-sync-version"  # id: collection name
+    APP_STATE_SYNC_VERSION = "app-state-sync-version"  # id: collection name; value: syncd.CollectionState JSON
+    CHAT_SETTING = "chat-setting"  # id: chat JID (whatsapp/appstate.py); value: JSON {pinned, muted_until, archived}
+    CONTACT_NAME = "contact-name"  # id: user JID (whatsapp/appstate.py); value: JSON {full_name, first_name}
     IDENTITY = "identity-key"  # id: signal address; value: 33-byte identity key
     LID_MAPPING = "lid-mapping"  # id: PN user (value LID user) or "<lid>_reverse"
     DEVICE_LIST = "device-list"  # id: user

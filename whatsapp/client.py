@@ -35,6 +35,7 @@ from loguru import logger
 
 from whatsapp import events
 from whatsapp.abprops import ServerProps, fetch_props
+from whatsapp.appstate import AppStateSync
 from whatsapp.auth import AuthState
 from whatsapp.binary import Node
 from whatsapp.calls import Calls
@@ -158,9 +159,11 @@ class Client(InteractionMethods, GroupMethods, UserMethods):
         self._linked = LinkedDevice(ctx, devices, self.device.os_name)
         self._media = MediaService(ctx, media or MediaOptions(), self.send_message)
         self._pairing = PairingFlow(ctx, PairingConfig(phone_number, qr_timeouts, self.device))
+        self._appstate = AppStateSync(ctx, self._download_history, standing.learn_push_name)  # appstate.py
         upkeep = LoginUpkeep(ctx, UpkeepConfig(offline_timeout, signed_prekey_rotation_days), standing,
                              [("server props fetch", lambda: fetch_props(ctx, props)),
-                              ("trust token pruning", trust.prune_expired)])  # after the props: their window
+                              ("trust token pruning", trust.prune_expired),  # after the props: their window
+                              ("app state sync", self._appstate.at_login)])
         self._upkeep = upkeep
         receiver = Receiver(ctx, self._log)
         receiver.receipts_active = standing.receipts_active
@@ -169,7 +172,7 @@ class Client(InteractionMethods, GroupMethods, UserMethods):
         self._interactions = Interactions(ctx, sent, self.send_message)
         concerns: tuple[Concern, ...] = (
             self._connection, self._pairing, upkeep, Notifications(ctx, devices, groups, upkeep),
-            self._receipts, self._calls, receiver, self._media, trust, self._chat,
+            self._receipts, self._calls, receiver, self._media, trust, self._chat, self._appstate,
         )
         for concern in concerns:
             concern.install(self._router)
@@ -180,6 +183,7 @@ class Client(InteractionMethods, GroupMethods, UserMethods):
         self._history = HistorySyncer(ctx, self._download_history, trust.store_tokens, standing.learn_push_name,
                                       self._log.hold)
         self.bus.add_handler(MessageReceived, self._history.on_message)
+        self.bus.add_handler(MessageReceived, self._appstate.on_message)  # our phone's app-state keys
         # At every login, before the offline backlog: the events an earlier run did not finish handling.
         self.bus.add_handler(events.Connected, self._redeliver)
 

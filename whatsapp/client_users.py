@@ -1,5 +1,6 @@
 """The Client's methods for users and contacts (docs/protocol.md §Users): the on-WhatsApp check, PN↔LID
-lookups, about texts, profile pictures, the block list and the push names learned from messages.
+lookups, about texts, profile pictures, the block list, the push names learned from messages, and what app
+state says of contacts and chats (whatsapp/appstate.py).
 
 One-line delegates to whatsapp/users.py and whatsapp/contacts.py, kept apart from whatsapp/client.py.
 """
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from whatsapp.appstate import AppStateSync, ChatSettings
 from whatsapp.client_interactions import as_jid
 from whatsapp.contacts import ContactStore
 from whatsapp.jid import JID
+from whatsapp.syncd import COLLECTIONS
 from whatsapp.users import OnWhatsApp, Users
 
 
@@ -19,6 +22,7 @@ class UserMethods:
 
     _users: Users
     _contacts: ContactStore
+    _appstate: AppStateSync
 
     async def on_whatsapp(self, phones: Iterable[str]) -> list[OnWhatsApp]:
         """Which phone numbers have WhatsApp (`.exists`), with their JIDs and LIDs."""
@@ -48,3 +52,15 @@ class UserMethods:
     async def push_name(self, user: JID | str) -> str | None:
         """The name a contact gave themselves, as their last message told us (kept in the session store)."""
         return await self._contacts.push_name(as_jid(user))
+
+    async def contact_name(self, user: JID | str) -> str | None:
+        """The name the account's address book gives `user` (app state, contactAction)."""
+        return await self._appstate.contact_name(as_jid(user))
+
+    async def chat_settings(self, chat: JID | str) -> ChatSettings:
+        """Whether `chat` is pinned, muted (until when) or archived, as the account's devices set it."""
+        return await self._appstate.chat_settings(as_jid(chat))
+
+    async def sync_app_state(self) -> None:
+        """Fetch every app-state collection now (it is fetched on its own after key shares and server_sync)."""
+        await self._appstate.sync(COLLECTIONS)

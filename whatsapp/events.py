@@ -21,6 +21,9 @@ from whatsapp.binary import Node
 from whatsapp.content import Quoted, mentioned_jids, message_text, quoted_message
 from whatsapp.errors import MediaError
 from whatsapp.event_base import Event as Event
+from whatsapp.events_appstate import AppStateSynced as AppStateSynced
+from whatsapp.events_appstate import ChatSettingChanged as ChatSettingChanged
+from whatsapp.events_appstate import ContactUpdated as ContactUpdated
 from whatsapp.events_status import StatusPosted as StatusPosted
 from whatsapp.jid import JID
 from whatsapp.media_message import MediaDownloads, MediaInfo, media_info
