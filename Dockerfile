@@ -14,4 +14,6 @@ USER bot
 
 # SIGTERM reaches python directly (exec form): handlers finish, the session stays linked, exit 0.
 STOPSIGNAL SIGTERM
+# /healthz when PORT or STATUS_PORT is set (botstatus.py probe); without a port it reports healthy: nothing to check.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["python", "botstatus.py", "probe"]
 CMD ["python", "bot.py"]

@@ -30,10 +30,11 @@ import storage
 from botconfig import BotConfig, ConfigError
 from botlog import configure_logging
 from botstart import check_auth_dir, log_start
+from botstatus import StatusBoard, StatusServer
 from storage.errors import WrongEncryptionKeyError
 from whatsapp import events
 from whatsapp.auth import AuthState
-from whatsapp.bot import Dispatcher, load_plugins
+from whatsapp.bot import Dispatcher, install, load_plugins
 from whatsapp.client import Client
 from whatsapp.errors import WhatsAppError
 from whatsapp.media_http import MediaOptions, MiB
@@ -183,6 +184,7 @@ def attach_plugins(config: BotConfig, client: Client) -> Dispatcher:
     )
     loaded = load_plugins(*config.plugin_packages)
     dispatcher.include_routers(*(plugin.router for plugin in loaded))
+    install(dispatcher, owners=config.owners, error_reply=config.error_reply)  # !help, F.owner/F.admin, BOT_ERROR_REPLY
     if loaded:
         logger.info("plugins loaded: {}", ", ".join(plugin.name for plugin in loaded))
     return dispatcher.attach()
@@ -247,6 +249,7 @@ async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
     client: Client | None = None
     dispatcher: Dispatcher | None = None
     monitor: storage.SessionMonitor | None = None  # connection history + SESSION_WEBHOOK_URL
+    status: StatusServer | None = None  # PORT / STATUS_PORT
     handler_grace = config.shutdown_grace
     try:
         lease = asyncio.ensure_future(store.acquire_lease())
@@ -264,6 +267,16 @@ async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
         monitor.attach(client, store)
         dispatcher = attach_plugins(config, client)  # before start: not even the first message is missed
         log_start(config, store.creds.paired, client.versions.current, [r.name for r in dispatcher.sub_routers])
+        if config.status_port is not None:  # before start: the first QR is on the page too
+            board = StatusBoard(config.session_id, Path(config.auth_dir) / config.session_id)
+            board.attach(client, dispatcher)
+            status = StatusServer(board, config.status_port, config.status_token)
+            try:
+                await status.start()
+            except OSError as exc:
+                logger.error("status page: cannot listen on port {}: {}", config.status_port, exc.strerror or exc)
+                status = None
+                return EXIT_CRASH
         await client.start()
         stopped = asyncio.ensure_future(stop.wait())
         client_ended = asyncio.ensure_future(client.wait())
@@ -293,6 +306,8 @@ async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
             await client.close(timeout=SHUTDOWN_BUDGET / 2)
         if dispatcher is not None:
             await dispatcher.close(grace=1.0)  # the Disconnected/Stopped handlers
+        if status is not None:
+            await status.stop()
         # The last history entries and webhook posts (1 s at most), alongside the store's close: no extra time.
         monitor_closed = asyncio.ensure_future(monitor.aclose(timeout=1.0)) if monitor is not None else None
         try:

@@ -28,7 +28,9 @@ LOG_FORMATS = ("text", "json")
 BOT_VARIABLES = frozenset({
     "BOT_PREFIXES", "BOT_STALE_AFTER", "BOT_MAX_CONCURRENCY", "BOT_HANDLER_TIMEOUT", "BOT_SHUTDOWN_GRACE",
     "BOT_MAX_DOWNLOAD_MB", "BOT_PLUGINS", "BOT_READ_RECEIPTS", "BOT_REJECT_CALLS", "BOT_SELF_COMMANDS",
+    "BOT_OWNERS", "BOT_ERROR_REPLY",
 })
+DEFAULT_ERROR_REPLY = "Sorry, that command failed."  # BOT_ERROR_REPLY: "off" sends nothing
 PHONE_SEPARATORS = " -().\t"  # as users copy a number from their contacts: "+1 (555) 000-1111"
 
 
@@ -70,6 +72,10 @@ class BotConfig:
     reject_calls: bool = False  # BOT_REJECT_CALLS: decline every incoming call
     self_commands: bool = True  # BOT_SELF_COMMANDS: run the commands the account sends in "Message yourself"
     signed_prekey_rotation_days: float = 7.0  # SIGNED_PREKEY_ROTATION_DAYS: 0 never rotates
+    status_port: int | None = None  # STATUS_PORT, else PORT (Railway, Heroku web): the status page's port
+    status_token: str | None = None  # STATUS_TOKEN: wanted by the status page when set (a secret)
+    owners: tuple[str, ...] = ()  # BOT_OWNERS: phone numbers that pass F.owner (besides the account itself)
+    error_reply: str | None = DEFAULT_ERROR_REPLY  # BOT_ERROR_REPLY: sent when a command fails; None: nothing
 
     def __repr__(self) -> str:  # the URI may hold a password, the key is a secret
         return (
@@ -186,7 +192,27 @@ class BotConfig:
                 raise ConfigError(name, f"must be between {low:g} and {high:g}")
             return value
 
+        status_port = None
+        for name in ("STATUS_PORT", "PORT"):  # STATUS_PORT first: it is the one a user sets on purpose
+            if (raw_port := get(name)) is not None:
+                if not raw_port.isdigit() or not 1 <= int(raw_port) <= 65535:
+                    raise ConfigError(name, f"must be a port number from 1 to 65535, got {raw_port!r}")
+                status_port = int(raw_port)
+                break
+        status_token = get("STATUS_TOKEN")
+        if status_token is not None and (len(status_token) < 8 or any(c.isspace() for c in status_token)):
+            raise ConfigError("STATUS_TOKEN", "at least 8 characters, no spaces (e.g. from `openssl rand -hex 16`)")
+        raw_owners = get("BOT_OWNERS") or ""  # "+1 555 000 1111, 15550002222": commas when numbers have spaces
+        owners = tuple(n.translate({ord(c): None for c in PHONE_SEPARATORS}).removeprefix("+")
+                       for n in (raw_owners.split(",") if "," in raw_owners else raw_owners.split()) if n.strip())
+        if any(not n.isdigit() or not 7 <= len(n) <= 15 for n in owners):
+            raise ConfigError("BOT_OWNERS", "phone numbers in international format, separated by commas or spaces")
+        error_reply = get("BOT_ERROR_REPLY") or DEFAULT_ERROR_REPLY
         return cls(
+            status_port=status_port,
+            status_token=status_token,
+            owners=owners,
+            error_reply=None if error_reply.lower() == "off" else error_reply,
             command_prefixes=prefixes,
             stale_after=number("BOT_STALE_AFTER", 300.0, 0, 7 * 86400),
             max_concurrency=int(number("BOT_MAX_CONCURRENCY", 8, 1, 1000)),

@@ -155,6 +155,7 @@ class Client(InteractionMethods, GroupMethods, UserMethods):
         props, standing = ServerProps(), Presence(ctx, presence, self.device.push_name)
         trust = TrustTokens(ctx, props)
         self._sender = Sender(ctx, fanout, groups, sent, trust)
+        self.messages_sent = 0  # messages the server acknowledged (send_message and everything built on it)
         self._groups, self._group_admin = groups, GroupAdmin(ctx, groups)
         self._linked = LinkedDevice(ctx, devices, self.device.os_name)
         self._media = MediaService(ctx, media or MediaOptions(), self.send_message)
@@ -309,7 +310,9 @@ class Client(InteractionMethods, GroupMethods, UserMethods):
         if not self.connected:
             raise ConnectionGone("not connected")
         target = JID.parse(jid) if isinstance(jid, str) else jid
-        return await self._sender.send(target, message, message_id)
+        result = await self._sender.send(target, message, message_id)
+        self.messages_sent += 1  # acknowledged by the server (the bot's /metrics)
+        return result
 
     async def send_text(self, jid: JID | str, text: str, *, quoted: MessageReceived | None = None,
                         mentions: Sequence[JID] = (), preview: LinkPreview | None = None, expiration: int = 0,

@@ -21,11 +21,14 @@ and attaches it to the client. Public names:
 - `F`, `Filter`, `MagicFilter`: filters combined with `&`, `|`, `~`.
 - `Context` (commands and messages), `EventContext` (other events): what a handler gets.
 - `Middleware`, `Timing`, `Cooldown`: code around handlers, and two built-in ones.
+- `install`: `!help` (`help_text`), F.owner/F.admin (`BOT_OWNERS`), `ErrorReply` (BOT_ERROR_REPLY);
+  `@router.every(seconds)` jobs get a `JobContext`; `ctx.chat_state`/`ctx.user_state` are bounded per-chat/user dicts.
 - `load_plugins`, `Plugin`: discovery of a package's plugin modules.
 - `CommandRoute`, `MessageRoute`, `EventRoute`, `ParsedCommand`, `parse_command`: the records behind
   the decorators (for a help command or tests).
 """
 
+from whatsapp.bot.builtins import ErrorReply, help_text, install
 from whatsapp.bot.commands import ParsedCommand, parse_command
 from whatsapp.bot.context import Context, EventContext, Scopes
 from whatsapp.bot.dispatcher import Dispatcher
@@ -33,16 +36,19 @@ from whatsapp.bot.filters import F, Filter, MagicFilter
 from whatsapp.bot.loader import Plugin, load_plugins
 from whatsapp.bot.middleware import Cooldown, Middleware, Timing
 from whatsapp.bot.router import CommandRoute, EventRoute, MessageRoute, Router
+from whatsapp.bot.schedule import JobContext
 
 __all__ = [
     "CommandRoute",
     "Context",
     "Cooldown",
     "Dispatcher",
+    "ErrorReply",
     "EventContext",
     "EventRoute",
     "F",
     "Filter",
+    "JobContext",
     "MagicFilter",
     "MessageRoute",
     "Middleware",
@@ -51,6 +57,8 @@ __all__ = [
     "Router",
     "Scopes",
     "Timing",
+    "help_text",
+    "install",
     "load_plugins",
     "parse_command",
 ]

@@ -5,11 +5,14 @@ parsed command, `reply`/`send`); a `router.on(EventType)` handler gets an `Event
 
 `ctx.state` is a dict private to the handler's router within one Dispatcher (so two bots in one
 process never see each other's state, and a reloaded plugin keeps its state: it is keyed by the
-router's name). `ctx.data` is filled by middlewares for the handlers they wrap, as aiogram's data.
+router's name). `ctx.chat_state` and `ctx.user_state` are the same per chat and per user (the account,
+whichever device wrote): in memory, at most `Scopes.MAX_KEYS` chats (or users) per router, the least
+recently used forgotten first. `ctx.data` is filled by middlewares for the handlers they wrap, as aiogram's data.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Hashable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -33,11 +36,25 @@ E_co = TypeVar("E_co", bound=Event, covariant=True)
 class Scopes:
     """Per-Dispatcher state: one dict per owner (a router's name, a middleware object)."""
 
+    MAX_KEYS = 10_000  # chats (or users) kept per owner: a bot in many chats stays bounded
+
     def __init__(self) -> None:
         self._scopes: dict[Hashable, dict[str, object]] = {}
+        self._keyed: dict[Hashable, OrderedDict[str, dict[str, object]]] = {}
 
     def get(self, owner: Hashable) -> dict[str, object]:
         return self._scopes.setdefault(owner, {})
+
+    def keyed(self, owner: Hashable, key: str) -> dict[str, object]:
+        """The dict of `key` (a chat, a user) for `owner`; the least recently used key goes beyond MAX_KEYS."""
+        entries = self._keyed.setdefault(owner, OrderedDict())
+        if key in entries:
+            entries.move_to_end(key)
+            return entries[key]
+        entries[key] = {}
+        while len(entries) > self.MAX_KEYS:
+            entries.popitem(last=False)
+        return entries[key]
 
 
 @dataclass(slots=True, eq=False)
@@ -70,6 +87,16 @@ class Context(EventContext[MessageReceived]):
     @property
     def text(self) -> str | None:
         return self.event.text
+
+    @property
+    def chat_state(self) -> dict[str, object]:
+        """This router's state for this chat (bounded, in memory)."""
+        return self.scopes.keyed(("chat", self.router), str(self.event.chat.to_non_ad()))
+
+    @property
+    def user_state(self) -> dict[str, object]:
+        """This router's state for the sender's account, in any chat (bounded, in memory)."""
+        return self.scopes.keyed(("user", self.router), f"{self.event.sender.user}@{self.event.sender.server}")
 
     @property
     def chat(self) -> JID:

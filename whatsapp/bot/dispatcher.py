@@ -56,6 +56,7 @@ from whatsapp.bot.context import Context, EventContext, Scopes
 from whatsapp.bot.filters import Filter, describe
 from whatsapp.bot.middleware import Middleware, wrap
 from whatsapp.bot.router import CommandRoute, Router, callback_name
+from whatsapp.bot.schedule import Scheduler
 from whatsapp.errors import TransportError, WhatsAppError
 from whatsapp.eventlog import Release
 from whatsapp.events import Event, MessageReceived
@@ -105,6 +106,7 @@ class Dispatcher(Router):
         self.self_commands = self_commands  # commands the account sends in its own chat ("Message yourself") run
         self._ran: set[int] = set()  # id(message event) that reached a command or message handler
         self.scopes = Scopes()  # ctx.state of every router, for this Dispatcher only
+        self.scheduler = Scheduler(self, client, self.scopes, handler_timeout)  # the routers' @every jobs
         self.dispatched = 0  # handler calls made
         self.failures = 0  # of which raised or timed out
         self._clock = clock
@@ -129,6 +131,7 @@ class Dispatcher(Router):
         if not self._attached:
             self._unsubscribe = self.client.add_handler(Event, self.feed)  # the client's public event API
             self._attached = True
+        self.scheduler.start()
         return self
 
     def command_routes(self) -> list[tuple[Router, CommandRoute]]:
@@ -257,6 +260,7 @@ class Dispatcher(Router):
         deadline = asyncio.get_running_loop().time() + grace
         await self.drain(grace)
         self._closed = True
+        await self.scheduler.stop()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None

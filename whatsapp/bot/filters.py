@@ -244,5 +244,19 @@ class _Root(MagicFilter):
         """The message text matches `pattern` (`re.search`)."""
         return self.text.regex(pattern, flags)
 
+    @property
+    def owner(self) -> Filter:
+        """Sent by this account or a BOT_OWNERS number (whatsapp/bot/access.py)."""
+        from whatsapp.bot.access import OWNER  # access builds on Filter: imported when first asked for
+
+        return OWNER
+
+    @property
+    def admin(self) -> Filter:
+        """Sent by an admin of the group (whatsapp/bot/access.py)."""
+        from whatsapp.bot.access import ADMIN
+
+        return ADMIN
+
 
 F = _Root()

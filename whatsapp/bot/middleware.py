@@ -18,6 +18,7 @@ Two are built in: `Timing` (how long each handler took; a warning for slow ones)
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal, TypeVar
@@ -69,7 +70,8 @@ class Cooldown:
     """At most one handled message per user (or chat) every `seconds`; others get `reply` once per window.
 
     Meant as an inner middleware (`router.message.middleware(Cooldown(5))`): it then counts only the
-    messages a handler of that router wanted. `reply=None` skips silently.
+    messages a handler of that router wanted. `reply` may name `{retry}`: the whole seconds left until the
+    next message is handled. `reply=None` skips silently.
     """
 
     MAX_TRACKED = 10_000
@@ -79,7 +81,7 @@ class Cooldown:
         seconds: float,
         *,
         per: Literal["user", "chat"] = "user",
-        reply: str | None = "Please wait a few seconds before trying again.",
+        reply: str | None = "Please wait {retry}s before trying again.",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.seconds = seconds
@@ -97,7 +99,7 @@ class Cooldown:
             logger.debug("router {}: message {} within the cooldown of {}; skipped", ctx.router, ctx.event.id, key)
             if self.reply is not None and not entry[1]:
                 seen[key] = (entry[0], True)
-                await ctx.reply(self.reply)
+                await ctx.reply(self.reply.format(retry=max(1, math.ceil(self.seconds - (now - entry[0])))))
             return
         seen[key] = (now, False)
         if len(seen) > self.MAX_TRACKED:  # bounded: forget whoever is out of the window anyway

@@ -32,6 +32,7 @@ from loguru import logger
 from whatsapp.bot.context import Context, EventContext
 from whatsapp.bot.filters import Filter
 from whatsapp.bot.middleware import Middleware
+from whatsapp.bot.schedule import Job, JobCallback
 from whatsapp.events import Event
 
 E = TypeVar("E", bound=Event)
@@ -40,6 +41,7 @@ C = TypeVar("C", bound=EventContext[Event])
 MessageCallback = Callable[[Context], Awaitable[None] | None]
 EventCallback = Callable[[EventContext[E]], Awaitable[None] | None]
 MC = TypeVar("MC", bound=MessageCallback)
+JC = TypeVar("JC", bound=JobCallback)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -170,6 +172,7 @@ class Router:
         self.name = name or self.module.rsplit(".", 1)[-1]
         self.message = MessageObserver(self.name)
         self.event = EventObserver(self.name)
+        self.jobs: list[Job] = []
         self._routers: list[Router] = []
 
     def __repr__(self) -> str:
@@ -204,6 +207,20 @@ class Router:
             commands.append(CommandRoute(
                 names[0], tuple(names[1:]), callback, checked, tuple(prefixes) if prefixes is not None else None,
                 allow_stale, include_own, timeout, doc[0] if doc else ""))
+            return callback
+
+        return register
+
+    def every(self, seconds: float, *, name: str | None = None, first: float | None = None) -> Callable[[JC], JC]:
+        """Register a job run every `seconds` while connected (whatsapp/bot/schedule.py); it gets a JobContext.
+
+        `first`: seconds before the first run (default: one interval)."""
+        if not seconds > 0:
+            raise ValueError(f"every() takes a positive number of seconds, got {seconds!r}")
+
+        def register(callback: JC) -> JC:
+            if not any(job.callback is callback for job in self.jobs):
+                self.jobs.append(Job(callback, float(seconds), name or f"{self.name}.{callback_name(callback)}", first))
             return callback
 
         return register
