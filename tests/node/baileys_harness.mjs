@@ -255,7 +255,26 @@ function start() {
 export const COMMANDS = {
     ping: async () => ({ pong: true }),
     state: async () => ({ registered: !!state.creds.registered, me: state.creds.me?.id ?? null,
-                          lid: state.creds.me?.lid ?? null, generation: current.generation }),
+                          lid: state.creds.me?.lid ?? null, generation: current.generation,
+                          appStateKeyId: state.creds.myAppStateKeyId ?? null }),
+    // (app state) One chat setting or contact, written as Baileys writes app state (appPatch): action "pin"
+    // (value bool), "mute" (value: mute-end ms, null unmutes), "archive" (bool), "contact" (a ContactAction
+    // {fullName, firstName}, null removes it; Baileys 7 addOrEditContact/removeContact).
+    chat_modify: async ({ jid, action, value }) => {
+        const sock = current.sock;
+        if (action === 'contact') {
+            await (value ? sock.addOrEditContact(jid, value) : sock.removeContact(jid));
+        } else if (action === 'pin') {
+            await sock.chatModify({ pin: !!value }, jid);
+        } else if (action === 'mute') {
+            await sock.chatModify({ mute: value ?? null }, jid);
+        } else if (action === 'archive') {
+            await sock.chatModify({ archive: !!value, lastMessages: [] }, jid);
+        } else {
+            throw new Error(`unknown chat_modify action ${action}`);
+        }
+        return {};
+    },
     send_text: async ({ jid, text }) => {
         const sent = await current.sock.sendMessage(jid, { text });
         return { id: sent?.key?.id ?? null };

@@ -184,18 +184,24 @@ class PhoneHistory:
         message = e2e_pb2.Message(protocolMessage=e2e_pb2.ProtocolMessage(
             type=e2e_pb2.ProtocolMessage.HISTORY_SYNC_NOTIFICATION, historySyncNotification=notification))
         message_id = secrets.token_hex(16).upper()
-        enc_type, ciphertext = self._encrypt(device, _pad(message.SerializeToString()))
-        node = Node("message", {"from": device.account.jid, "id": message_id, "type": "text", "category": "peer",
-                                "t": str(int(time.time()))},
-                    [Node("enc", {"v": "2", "type": enc_type}, ciphertext)])
         chunk = SentChunk(message_id, device, kind, direct_path)
         self.sent[message_id] = chunk
         logger.info("emulator: phone {} sends history sync {} ({}, {}) to {}", device.account.phone_number,
                     message_id, kind, "inline" if inline else "uploaded", device.jid)
         self.state.emit("hist_sync_sent", account=device.account, device=device,
                         data={"id": message_id, "sync_type": kind, "direct_path": direct_path})
-        await deliver([Delivery(device, node)])
+        await self.send_peer(device, message, message_id)
         return chunk
+
+    async def send_peer(self, device: Device, message: e2e_pb2.Message, message_id: str | None = None) -> str:
+        """A peer message from the account's phone to its companion `device` (also app_state.py's key share)."""
+        message_id = message_id or secrets.token_hex(16).upper()
+        enc_type, ciphertext = self._encrypt(device, _pad(message.SerializeToString()))
+        node = Node("message", {"from": device.account.jid, "id": message_id, "type": "text", "category": "peer",
+                                "t": str(int(time.time()))},
+                    [Node("enc", {"v": "2", "type": enc_type}, ciphertext)])
+        await deliver([Delivery(device, node)])
+        return message_id
 
     def _encrypt(self, device: Device, plaintext: bytes) -> tuple[str, bytes]:
         """Under the phone's session with the companion, started from its published keys when there is none."""

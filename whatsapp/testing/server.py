@@ -43,6 +43,7 @@ from whatsapp.jid import JID
 from whatsapp.keys import KeyPair
 from whatsapp.testing import strict
 from whatsapp.testing.account_iqs import install as install_account_iqs
+from whatsapp.testing.app_state import AppStateServer
 from whatsapp.testing.calls import CallService
 from whatsapp.testing.certauthority import CertificateAuthority
 from whatsapp.testing.client_payload import parse_client_payload
@@ -140,6 +141,9 @@ class EmulatedServer:
         # The phone's history sync to new companions and their hist_sync receipts (phone_history.py).
         self.phone_history = PhoneHistory(self.state, self.settings, self.media)
         self.phone_history.install(self.handlers)
+        # App-state collections, uploads, server_sync and the phone's key shares (app_state.py).
+        self.app_state = AppStateServer(self.state, self.settings, self.phone_history)
+        self.app_state.install(self.handlers)
         strict.announce(self.state)  # open strictness watches (strict.py) hear this server's reports
         # The phones of a restarted server's accounts act on this server from now on.
         for account in self.state.accounts.values():

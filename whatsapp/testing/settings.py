@@ -66,6 +66,10 @@ class ServerSettings:
     # phone does. Off by default for now: every other test would then see the extra message, its download
     # and receipts; tests/test_history_sync.py turns it on.
     history_sync: bool = False
+    # The phone shares the account's app-state key with each new companion after its first login
+    # (app_state.py). Off by default: a Baileys client given a key syncs every collection at once, traffic
+    # other tests do not expect; tests/test_appstate_baileys.py turns it on.
+    app_state_keys: bool = False
 
 
 class BackgroundTasks:

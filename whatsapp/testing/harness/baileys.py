@@ -199,6 +199,16 @@ class BaileysHarness:
             raise HarnessError(f"harness command {cmd} failed: {event.get('error')}\n{self.debug_tail()}")
         return event
 
+    async def chat_modify(self, jid: str, action: str, value: object = None, timeout: float = 30.0) -> None:
+        """Write app state as Baileys does (`chatModify`, `addOrEditContact`): action "pin", "mute" (value: the
+        mute end in ms, None unmutes), "archive", or "contact" (value: {"fullName", "firstName"}, None removes)."""
+        await self.command("chat_modify", timeout, jid=jid, action=action, value=value)
+
+    async def app_state_key_id(self) -> str | None:
+        """The app-state key Baileys writes with (`creds.myAppStateKeyId`), None until its phone shared one."""
+        key_id = (await self.command("state")).get("appStateKeyId")
+        return str(key_id) if key_id else None
+
     async def stop(self) -> None:
         proc = self._proc
         if proc is None:
