@@ -257,7 +257,13 @@ async def test_wrong_path_is_refused(emulator: EmulatedServer) -> None:
 
 
 async def test_cli_commands_drive_the_server(emulator: EmulatedServer, capsys) -> None:
-    from whatsapp.testing.__main__ import _command
+    from whatsapp.testing.__main__ import _command as run
+    from whatsapp.testing.contact import Contact
+
+    contacts: dict[str, Contact] = {}  # the contacts the `send` command links: none here
+
+    async def _command(server: EmulatedServer, words: list[str]) -> bool:
+        return await run(server, words, contacts)
 
     assert await _command(emulator, ["account", PHONE])
     client = RawClient(emulator)
