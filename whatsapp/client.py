@@ -43,6 +43,7 @@ from whatsapp.certs import WA_ROOT_PUBLIC_KEY
 from whatsapp.chatstate import ChatPresence
 from whatsapp.client_groups import GroupMethods
 from whatsapp.client_interactions import InteractionMethods
+from whatsapp.client_status import StatusMethods
 from whatsapp.client_users import UserMethods
 from whatsapp.compose import text_message
 from whatsapp.connection import Connection, ConnectionConfig
@@ -60,7 +61,7 @@ from whatsapp.history import HistorySyncer
 from whatsapp.inbox import Inbox
 from whatsapp.interactions import Interactions
 from whatsapp.iq import DEFAULT_IQ_TIMEOUT
-from whatsapp.jid import JID, STATUS_BROADCAST_JID
+from whatsapp.jid import JID
 from whatsapp.keepalive import KeepaliveTiming
 from whatsapp.linked import AccountDevice, LinkedDevice
 from whatsapp.media_http import DOWNLOAD_CAP, MediaOptions
@@ -83,7 +84,7 @@ from whatsapp.router import Concern, StanzaRouter
 from whatsapp.send import Sender
 from whatsapp.sentstore import StoredSent
 from whatsapp.socket import DEFAULT_CONNECT_TIMEOUT
-from whatsapp.status import DEFAULT_BACKGROUND, as_status, text_status
+from whatsapp.status import as_status
 from whatsapp.tasks import cancel_and_wait
 from whatsapp.trust import TrustTokens
 from whatsapp.upkeep import LoginUpkeep, UpkeepConfig
@@ -95,7 +96,7 @@ DEFAULT_URL = "wss://web.whatsapp.com/ws/chat"
 AUTO_VERSION_URL = "auto"  # `version_url` default: WhatsApp's version page when talking to WhatsApp's server
 
 
-class Client(InteractionMethods, GroupMethods, UserMethods):
+class Client(InteractionMethods, GroupMethods, UserMethods, StatusMethods):
     def __init__(
         self,
         auth: AuthState,
@@ -323,14 +324,6 @@ class Client(InteractionMethods, GroupMethods, UserMethods):
         message = text_message(text, quoted, mentions, expiration)
         message = with_link_preview(message, preview) if preview is not None else message
         return await self.send_message(jid, message, message_id=message_id)
-
-    async def send_status(self, text: str, recipients: Sequence[JID | str], *,
-                          background: int = DEFAULT_BACKGROUND) -> SendResult:
-        """Post a text status (story) that `recipients` (users) see; `background`: its ARGB colour."""
-        if not self.connected:
-            raise ConnectionGone("not connected")
-        users = [JID.parse(r) if isinstance(r, str) else r for r in recipients]
-        return await self._sender.send(STATUS_BROADCAST_JID, text_status(text, background), recipients=users)
 
     # ---- media (whatsapp/media_send.py builds and sends; whatsapp/media_service.py downloads) ------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from whatsapp.appstate import AppStateSync, ChatSettings
+from whatsapp.business import BusinessProfile
 from whatsapp.client_interactions import as_jid
 from whatsapp.contacts import ContactStore
 from whatsapp.jid import JID
@@ -39,6 +40,11 @@ class UserMethods:
 
     async def profile_picture_url(self, jid: JID | str, *, preview: bool = False) -> str | None:
         return await self._users.profile_picture_url(as_jid(jid), preview=preview)
+
+    async def business_profile(self, jid: JID | str) -> BusinessProfile | None:
+        """A business account's description, category, email, websites, address and hours; None for an
+        account that is not a business."""
+        return await self._users.business_profile(as_jid(jid))
 
     async def blocklist(self) -> list[JID]:
         return await self._users.blocklist()

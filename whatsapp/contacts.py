@@ -65,6 +65,12 @@ class ContactStore:
             self._remember(key, name)
         return name
 
+    async def users(self) -> list[JID]:
+        """Every user a push name is kept for, least recently learned first (the bot's contacts)."""
+        async with self.auth.transaction() as tx:
+            ids = await self._ring.ids(tx)
+        return [jid for jid in map(JID.try_parse, ids) if jid is not None and jid.is_user]
+
     async def on_message(self, event: MessageReceived) -> None:
         """Every received message: its author's push name (ours are not contacts)."""
         if event.from_me or not event.push_name:

@@ -221,6 +221,11 @@ class MediaSender:
 
     async def send(self, chat: JID, source: MediaSource, spec: MediaSpec, quoted: MessageReceived | None = None,
                    message_id: str | None = None) -> SendResult:
+        return await self._send(chat, await self.prepare(source, spec, quoted), message_id=message_id)
+
+    async def prepare(self, source: MediaSource, spec: MediaSpec,
+                      quoted: MessageReceived | None = None) -> e2e_pb2.Message:
+        """The uploaded media's `Message`, for a sender other than the chat send (an image status)."""
         if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
             raise FileNotFoundError(f"no such file to send: {source}")
         found = probe(source)
@@ -228,4 +233,4 @@ class MediaSender:
             raise ValueError("an empty file cannot be sent as media")
         spec = complete(spec, source, found)
         upload = await self.uploader.upload(source, upload_type(spec))
-        return await self._send(chat, build_message(spec, upload, quoted), message_id=message_id)
+        return build_message(spec, upload, quoted)

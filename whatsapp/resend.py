@@ -4,7 +4,9 @@
 (whatsapp/sent.py) and have not resent it MAX_RESENDS times to that device, it is encrypted again
 for that device alone: with the `<keys>` the receipt carries (a fresh session), or a fetched
 bundle from the second attempt on; a group message carries our sender key's SKDM along, our own
-device gets the DeviceSentMessage copy (whatsmeow `retry.go` handleRetryReceipt).
+device gets the DeviceSentMessage copy (whatsmeow `retry.go` handleRetryReceipt). A status is a sender-key
+send too: its retry comes `from="status@broadcast" participant=DEVICE` and is answered as a group's is,
+with the status sender key's SKDM (always our PN device's: statuses go out in PN addressing).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from whatsapp.compose import device_sent_copy, skdm_message
 from whatsapp.context import Context
 from whatsapp.errors import DecodeError, NoSessionError
 from whatsapp.fanout import Fanout, Target
-from whatsapp.jid import JID, LID
+from whatsapp.jid import JID, LID, STATUS_BROADCAST_JID
 from whatsapp.padding import pad_message
 from whatsapp.proto import e2e_pb2
 from whatsapp.sent import SentMessages
@@ -47,7 +49,8 @@ class Resender:
         if sent is None:
             logger.info("retry receipt for message {} we no longer have; ignored", message_id)
             return False
-        device = node.try_attr_jid("participant") if source.is_group else source
+        fanned = source.is_group or source == STATUS_BROADCAST_JID  # sender-key chats name the device apart
+        device = node.try_attr_jid("participant") if fanned else source
         if device is None:
             return False
         count = retry.attr_int("count", 1) or 1
@@ -61,6 +64,8 @@ class Resender:
         message = sent.message
         if device.user in own:
             message = device_sent_copy(message, sent.chat)
+        elif sent.chat == STATUS_BROADCAST_JID:
+            message = await self._with_sender_key(message, sent.chat, me_pn)
         elif sent.chat.is_group:
             message = await self._with_sender_key(message, sent.chat, me_lid if (device.server == LID and me_lid)
                                                   else me_pn)
@@ -85,7 +90,7 @@ class Resender:
             if any_prekey:
                 children.append(self.fanout.device_identity())
             attrs: dict[str, AttrValue] = {"id": message_id, "type": sent.type}
-            if sent.chat.is_group:
+            if sent.chat.is_group or sent.chat == STATUS_BROADCAST_JID:
                 attrs.update({"to": sent.chat, "participant": device})
             else:
                 attrs["to"] = device

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from whatsapp.addressing import lid_user_for, pn_user_for, store_mapping
 from whatsapp.binary import Node
 from whatsapp.binary.node import AttrValue
+from whatsapp.business import BusinessProfile, parse_profile, profile_query
 from whatsapp.context import Context
 from whatsapp.errors import DecodeError, IqError
 from whatsapp.jid import JID, LID, S_WHATSAPP_NET, SERVER_JID
@@ -117,6 +118,10 @@ class Users:
             raise
         picture = answer.child("picture")
         return picture.attr_str("url") if picture is not None else None
+
+    async def business_profile(self, user: JID) -> BusinessProfile | None:
+        """The business profile of `user` (whatsapp/business.py); None when it is not a business account."""
+        return parse_profile(await self.ctx.query(profile_query(user)))
 
     async def blocklist(self) -> list[JID]:
         answer = await self.ctx.query(Node("iq", {"xmlns": "blocklist", "type": "get", "to": SERVER_JID}))
