@@ -66,3 +66,24 @@ async def test_contact_store_is_bounded_and_writes_only_changes() -> None:
     kept = await auth.get(KeyType.CONTACT, [f"{n}@s.whatsapp.net" for n in range(1, 400)])
     assert len(kept) <= 100 + 2 * 64 and "399@s.whatsapp.net" in kept and "1@s.whatsapp.net" not in kept
     assert await ContactStore(auth).push_name(JID("399", "s.whatsapp.net")) == "user 399"
+
+
+async def test_business_profile(emulator: EmulatedServer) -> None:
+    py = await paired_python(emulator)
+    shop = await paired_python(emulator, name="alice")
+    account = emulator.account(PEOPLE["alice"][0])
+    try:
+        assert await py.client.business_profile(pn("alice")) is None  # a personal account has none
+        account.platform, account.business_name = "smba", "Alice's Bakery"
+        account.business_description, account.business_category = "Fresh bread daily", "Bakery"
+        account.business_email, account.business_website = "hi@bakery.example", "https://bakery.example"
+        account.business_address = "1 Main St"
+        profile = await py.client.business_profile(pn("alice"))
+        assert profile is not None and profile.jid == JID.parse(pn("alice"))
+        assert (profile.description, profile.category, profile.email, profile.websites, profile.address) == (
+            "Fresh bread daily", "Bakery", "hi@bakery.example", ("https://bakery.example",), "1 Main St")
+        assert await py.client.business_profile("15550000000@s.whatsapp.net") is None  # no such account
+        assert not py.failures
+    finally:
+        await shop.close()
+        await py.close()

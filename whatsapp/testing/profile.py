@@ -7,6 +7,10 @@ Baileys `src/Socket/chats.ts` profilePictureUrl, fetchBlocklist, updateBlockStat
     <iq xmlns="blocklist" type="get"/>  → <list dhash><item jid/>…</list>
     <iq xmlns="blocklist" type="set"><item jid action="block|unblock" [pn_jid]/></iq>  → the new `<list>`,
         and `<notification type="account_sync"><blocklist>` to the account's other devices.
+    <iq xmlns="w:biz" type="get"><business_profile v><profile jid/></business_profile></iq>
+        → `<business_profile v><profile jid>` with the fields the account set (description, address, email,
+        website, categories); for an account that is not a business (or none at all) an empty
+        `<business_profile v/>`, as the server answers (Baileys then returns undefined).
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ from whatsapp.testing.errors import IQError
 from whatsapp.testing.state import Account
 
 PICTURE_HOST = "https://pps.whatsapp.net"
+BUSINESS_PLATFORMS = frozenset({"smba", "smbi"})  # WhatsApp Business on Android and iOS
 
 
 def install(handlers: Handlers) -> None:
     handlers.iq("w:profile:picture", "get", "picture")(picture)
     handlers.iq("blocklist", "get")(blocklist)
     handlers.iq("blocklist", "set")(update_blocklist)
+    handlers.iq("w:biz", "get", "business_profile")(business_profile)
 
 
 async def picture(context: HandlerContext, node: Node) -> Node:
@@ -70,3 +76,29 @@ async def update_blocklist(context: HandlerContext, node: Node) -> Node:
                   [Node("blocklist", {"action": action}, [Node("item", {"jid": stored, "action": action})])])
     await deliver([Delivery(other, notice) for other in account.companions() if other is not device])
     return list_node(account)
+
+
+def _business_fields(account: Account) -> list[Node]:
+    fields = [Node("description", {}, account.business_description.encode())]
+    for tag, value in (("address", account.business_address), ("email", account.business_email),
+                       ("website", account.business_website)):
+        if value:
+            fields.append(Node(tag, {}, value.encode()))
+    if account.business_category:
+        fields.append(Node("categories", {}, [Node("category", {"id": "1"}, account.business_category.encode())]))
+    return fields
+
+
+async def business_profile(context: HandlerContext, node: Node) -> Node:
+    context.logged_in()
+    asked = node.child("business_profile")
+    profile = asked.child("profile") if asked is not None else None
+    jid = profile.try_attr_jid("jid") if profile is not None else None
+    if asked is None or jid is None:
+        raise IQError(400, "bad-request")
+    version = asked.attrs.get("v", "244")
+    account = context.state.account_for(jid.to_non_ad()) if jid.is_user else None
+    if account is None or account.platform not in BUSINESS_PLATFORMS:
+        return Node("business_profile", {"v": version})
+    return Node("business_profile", {"v": version}, [Node("profile", {"jid": jid.to_non_ad()},
+                                                          _business_fields(account))])

@@ -232,6 +232,12 @@ class Account:
     push_name: str = "Emulated User"
     platform: str = "android"  # <platform name> in pair-success; "smba"/"smbi" mark a business account
     business_name: str | None = None
+    # What a business account publishes (w:biz business_profile, testing/profile.py); ignored otherwise.
+    business_description: str = ""
+    business_category: str | None = None
+    business_email: str | None = None
+    business_website: str | None = None
+    business_address: str | None = None
     about: str = ""  # the "about" text (usync <status>)
     picture_id: str | None = None  # the profile picture, None: not set (w:profile:picture answers 404)
     blocked: list[JID] = field(default_factory=list)  # the account's block list (user JIDs, LID as stored)
