@@ -74,7 +74,9 @@ async def test_image_status_to_the_contacts_and_its_retry_is_answered(
                                  "type": "retry", "t": "1700000000"},
                      [Node("retry", {"count": "1", "id": posted.id, "t": "1700000000", "v": "1"}),
                       Node("registration", {}, (1234).to_bytes(4, "big"))])
-        await emulator.state.device_for(py.auth.creds.me_id).connection.send_node(retry)
+        ours = emulator.state.device_for(str(py.auth.creds.me_id))
+        assert ours is not None and ours.connection is not None
+        await ours.connection.send_node(retry)
         async with asyncio.timeout(10):
             while not py.sent("message", id=posted.id, participant=str(address)):
                 await asyncio.sleep(0.05)
