@@ -8,6 +8,8 @@ import asyncio
 import dataclasses
 import json
 
+from loguru import logger
+
 from tests.bot_support import FakeClient, received
 from tests.client_support import Rig
 from whatsapp.auth import KeyType, MemoryAuthState
@@ -269,6 +271,8 @@ async def test_the_dispatcher_releases_as_handled_only_what_its_handlers_finishe
     dispatcher = Dispatcher(client)
     dispatcher.include_routers(router)
     dispatcher.attach()
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="WARNING", format="{level} {message}")
     client.emit(received("!ok", "1@s.whatsapp.net", message_id="A"))
     client.emit(received("!gone", "2@s.whatsapp.net", message_id="B"))
     client.emit(received("!hang", "3@s.whatsapp.net", message_id="C"))
@@ -276,6 +280,10 @@ async def test_the_dispatcher_releases_as_handled_only_what_its_handlers_finishe
     assert not await dispatcher.drain(grace=0.1)  # C still runs at the deadline: cancelled
     client.emit(received("!ok", "4@s.whatsapp.net", message_id="D"))  # arrives while stopping
     assert sorted(client.releases) == [("A", True), ("B", False), ("C", False), ("D", False)]
+    logger.remove(sink)
+    lost = [line for line in lines if "command gone" in line]  # not the plugin's bug: one line, no traceback
+    assert len(lost) == 1 and lost[0].startswith("WARNING") and "lost the connection" in lost[0], lines
+    assert "Traceback" not in "".join(lost)
     # Two replies to one event: two ids, each derived from (event, position), the same every time.
     first, second = client.sent_ids
     event = received("!ok", "1@s.whatsapp.net", message_id="A")

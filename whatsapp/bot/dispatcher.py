@@ -17,12 +17,10 @@ What it guarantees:
   never reaches the connection or the other handlers. The same holds for filters and middlewares.
 - Commands in the offline backlog older than `stale_after` seconds are skipped (`allow_stale=True`
   opts in); message handlers see every message.
-- Messages sent from this account (our phone, another companion) reach only handlers registered with
-  `include_own=True`. The first such message that looks like a command is logged at INFO, so
-  "message yourself !ping" never fails silently; later ones at DEBUG.
-- Shutdown: `drain(grace)` stops taking messages, lets queued and running handlers finish (and send
-  their replies) within `grace` seconds, then cancels what is left and says which messages those were;
-  `close()` then stops the other events too and unsubscribes from the client.
+- Messages from this account reach only `include_own=True` handlers, except commands in our own chat
+  when `self_commands` is on; the first ignored command is logged at INFO, later ones at DEBUG.
+- Shutdown: `drain(grace)` stops taking messages, lets queued and running handlers finish (and reply)
+  within `grace` seconds, then cancels the rest, naming them; `close()` stops the other events too.
 - No message lost: each queued message holds its entry in the client's decrypted-event buffer
   (`client.hold`, whatsapp/eventlog.py) until its handlers ran; it is released as handled when they
   finished or failed for good, and as NOT handled (so the next login or process dispatches it again,
@@ -438,7 +436,10 @@ class Dispatcher(Router):
             self.failures += 1
             if isinstance(exc, TransportError) and isinstance(ctx.event, MessageReceived):
                 self._unfinished.add(id(ctx.event))  # not failed for good: the next login tries again
-            self._log_failure(router.name, what, exc)
+                logger.warning("router {}: {} lost the connection ({}); it runs again after the next login",
+                               router.name, what, type(exc).__name__)  # not the plugin's bug: no traceback
+            else:
+                self._log_failure(router.name, what, exc)
 
     def _log_failure(self, router: str, what: str, exc: BaseException) -> None:
         key = f"{router}:{what}"
