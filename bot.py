@@ -3,7 +3,9 @@
 Configuration comes from the environment and `.env` (see `.env.example` and `botconfig.py`).
 SIGTERM / SIGINT stop taking new messages for the handlers, let the running ones finish and send
 their replies (BOT_SHUTDOWN_GRACE, 8 s by default), then close the socket (never a logout), flush the
-store and exit 0 — all inside the stop windows of Railway (drainingSeconds) and Heroku (30 s). A crash
+store and exit 0 — all inside the stop windows of Railway (drainingSeconds) and Heroku (30 s).
+SIGHUP reloads the plugins (edited files run again) on the same connection; a plugin that fails to
+load keeps the previous set. A crash
 exits non-zero, so a platform restart policy of "on failure" restarts only what should be restarted.
 
 Exit codes: 0 deliberate stop (signal, replaced by another instance, lease lost);
@@ -34,7 +36,7 @@ from botstatus import StatusBoard, StatusServer
 from storage.errors import WrongEncryptionKeyError
 from whatsapp import events
 from whatsapp.auth import AuthState
-from whatsapp.bot import Dispatcher, install, load_plugins
+from whatsapp.bot import Dispatcher, install, load_plugins, reload_plugins
 from whatsapp.client import Client
 from whatsapp.errors import WhatsAppError
 from whatsapp.media_http import MediaOptions, MiB
@@ -205,8 +207,19 @@ async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
     stop = asyncio.Event()
     signals_seen = 0
 
+    reloading: set[asyncio.Task[object]] = set()  # strong references: a reload task is not collected midway
+
     def on_signal(signum: int) -> None:
         nonlocal signals_seen
+        if signum == signal.SIGHUP:
+            if dispatcher is None or stop.is_set():
+                logger.info("SIGHUP received: no plugins to reload yet (or stopping); ignored")
+                return
+            logger.info("SIGHUP received: reloading the plugins; the connection stays")
+            task: asyncio.Task[object] = loop.create_task(reload_plugins(dispatcher, config.plugin_packages))
+            reloading.add(task)
+            task.add_done_callback(reloading.discard)
+            return
         signals_seen += 1
         name = signal.Signals(signum).name
         if signals_seen == 1:
@@ -222,7 +235,7 @@ async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
         if not loop.is_closed():
             loop.call_soon_threadsafe(on_signal, signum)
 
-    # SIGHUP (a closed terminal, some supervisors) stops like SIGTERM: the lease is released, not abandoned.
+    # SIGHUP is the daemons' "reload your configuration": here the plugins, on the same connection.
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, handler)
 
