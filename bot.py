@@ -351,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(config.log_level, config.log_format)
     for name in config.unknown_variables:
         logger.warning("{} is set but no BOT_* variable has that name (a typo?); ignored", name)
+    for old, new in config.deprecated_variables:
+        logger.warning("{} is deprecated: rename it {} (same format; when both are set, {} is used)", old, new, new)
     if (problem := check_auth_dir(config.auth_dir)) is not None:
         sys.stderr.write(f"configuration error: AUTH_DIR: {problem}\n")
         return EXIT_CONFIG

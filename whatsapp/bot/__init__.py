@@ -21,7 +21,7 @@ and attaches it to the client. Public names:
 - `F`, `Filter`, `MagicFilter`: filters combined with `&`, `|`, `~`.
 - `Context` (commands and messages), `EventContext` (other events): what a handler gets.
 - `Middleware`, `Timing`, `Cooldown`: code around handlers, and two built-in ones.
-- `install`: `!help` (`help_text`), F.owner/F.admin (`BOT_OWNERS`), `ErrorReply` (BOT_ERROR_REPLY);
+- `install`: `!help` (`help_text`), `!id`, `!status`, F.owner/F.admin (`OWNER_NUMBERS`), `ErrorReply` (BOT_ERROR_REPLY);
   `@router.every(seconds)` jobs get a `JobContext`; `ctx.chat_state`/`ctx.user_state` are bounded per-chat/user dicts.
 - `load_plugins`, `Plugin`: discovery of a package's plugin modules; `reload_plugins` (SIGHUP) loads them anew.
 - `CommandRoute`, `MessageRoute`, `EventRoute`, `ParsedCommand`, `parse_command`: the records behind

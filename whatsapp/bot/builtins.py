@@ -1,4 +1,5 @@
-"""What a bot gets besides its plugins: `!help`, F.owner/F.admin's binding, and a reply when a command fails.
+"""What a bot gets besides its plugins: `!help`, `!id` and `!status` (whatsapp/bot/info.py), F.owner/F.admin's
+binding, and a reply when a command fails.
 
     install(dispatcher, owners=["15551234567"], error_reply="Sorry, that command failed.")
 
@@ -21,6 +22,7 @@ from loguru import logger
 
 from whatsapp.bot.access import SETTINGS, bind, set_owners
 from whatsapp.bot.context import Context
+from whatsapp.bot.info import info_router
 from whatsapp.bot.router import CommandRoute, Router
 from whatsapp.errors import WhatsAppError
 
@@ -90,12 +92,15 @@ def help_router(dispatcher: Dispatcher) -> Router:
 
 def install(dispatcher: Dispatcher, *, owners: Iterable[str] = (), error_reply: str | None = DEFAULT_ERROR_REPLY,
             with_help: bool = True) -> Dispatcher:
-    """Owners for F.owner, the context binding for F.owner/F.admin, the error reply and `!help`."""
+    """Owners for F.owner, the context binding for F.owner/F.admin, the error reply, `!help`, `!id`, `!status`."""
     set_owners(dispatcher.scopes.get(SETTINGS), owners)
     dispatcher.message.outer_middleware(bind)  # type: ignore[arg-type]  # a Context is an EventContext
     dispatcher.event.outer_middleware(bind)
     if error_reply is not None:
         dispatcher.message.middleware(ErrorReply(error_reply))
-    if with_help and not any("help" in route.names for _, route in dispatcher.command_routes()):
+    taken = {name for _, route in dispatcher.command_routes() for name in route.names}
+    if with_help and "help" not in taken:
         dispatcher.include_router(help_router(dispatcher))
+    if with_help and not {"id", "status"} <= taken:  # `!id`, `!status` (whatsapp/bot/info.py), unless a plugin's
+        dispatcher.include_router(info_router(dispatcher, taken))
     return dispatcher
