@@ -186,7 +186,8 @@ def attach_plugins(config: BotConfig, client: Client) -> Dispatcher:
     )
     loaded = load_plugins(*config.plugin_packages)
     dispatcher.include_routers(*(plugin.router for plugin in loaded))
-    install(dispatcher, owners=config.owners, error_reply=config.error_reply)  # !help, F.owner/F.admin, BOT_ERROR_REPLY
+    # !help, !id, !status, F.owner/F.admin, BOT_ERROR_REPLY; chat and user state kept in the session store
+    install(dispatcher, owners=config.owners, error_reply=config.error_reply, state_store=client.auth)
     if loaded:
         logger.info("plugins loaded: {}", ", ".join(plugin.name for plugin in loaded))
     return dispatcher.attach()
