@@ -8,6 +8,8 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from loguru import logger
+
 from tests.bot_support import FakeClient, received
 from whatsapp.bot import Context, Cooldown, Dispatcher, F, JobContext, Router, install
 from whatsapp.bot.context import Scopes
@@ -223,3 +225,26 @@ async def test_status_says_connected_uptime_and_calls_and_plugins_may_replace_id
     await replaced.process(received("!id"))
     await replaced.process(received("!status"))
     assert texts(other)[0] == "mine" and texts(other)[1].startswith("not connected; up ")
+
+
+async def test_every_ignored_message_is_logged_at_debug_with_why() -> None:
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(f"{m.record['level'].name} {m.record['message']}"), level="DEBUG")
+    try:
+        router = Router(name="guarded")
+
+        @router.command("secret", F.group)
+        async def secret(ctx: Context) -> None:
+            await ctx.reply("ok")
+
+        dispatcher = bot(router)
+        for event in (received("!ping", from_me=True, message_id="own"), received("!secret", message_id="filtered"),
+                      received("!nope", message_id="unknown"), received("hello", message_id="chatter"),
+                      received(None, message_id="empty"), received("!id", message_id="answered")):
+            await dispatcher.process(event)
+    finally:
+        logger.remove(sink)
+    ignored = {line.split()[2]: line for line in lines if line.startswith("DEBUG message ") and " ignored: " in line}
+    assert sorted(ignored) == ["chatter", "empty", "filtered", "own", "unknown"]
+    assert "sent from this account" in ignored["own"] and "refused by its filters" in ignored["filtered"]
+    assert "'!nope' is not a known command" in ignored["unknown"] and "no text" in ignored["empty"]

@@ -132,3 +132,24 @@ async def test_sigint_stops_like_sigterm_and_releases_the_lease(tmp_path: Path) 
         finally:
             for started in bots:
                 await started.kill()
+
+
+async def test_wrong_root_key_gets_one_hint_line_while_it_retries(tmp_path: Path) -> None:
+    async with EmulatedServer() as server:
+        server.create_account(PHONE)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("WA_", "MONGODB", "SESSION_", "BOT_"))}
+        wrong = bytes(31) + b"\x09"  # 32 bytes, not the emulator's root key
+        env.update(WA_URL=server.url, WA_ROOT_KEY=wrong.hex(), AUTH_DIR=str(tmp_path / "auth"), SESSION_ID="test",
+                   PYTHONUNBUFFERED="1")
+        bots: list[BotProcess] = []
+        try:
+            bot = await launch(bots, env)
+            hint = await bot.wait_line("certificate chain did not verify", timeout=15)
+            assert "check WA_ROOT_KEY" in hint.string and "ERROR" in hint.string
+            await bot.wait_line("handshake failed", timeout=15, start=bot.lines.index(hint.string) + 1)
+            assert sum("certificate chain did not verify" in line for line in bot.lines) == 1, bot.tail()
+            assert not any(QR_LINE.search(line) for line in bot.lines)
+            await stop_gracefully(bot)
+        finally:
+            for started in bots:
+                await started.kill()

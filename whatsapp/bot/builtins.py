@@ -24,6 +24,7 @@ from loguru import logger
 from whatsapp.auth import AuthState
 from whatsapp.bot.access import SETTINGS, bind, set_owners
 from whatsapp.bot.context import Context
+from whatsapp.bot.ignored import install_explanations
 from whatsapp.bot.info import info_router
 from whatsapp.bot.persist import PersistentState
 from whatsapp.bot.router import CommandRoute, Router
@@ -99,6 +100,7 @@ def install(dispatcher: Dispatcher, *, owners: Iterable[str] = (), error_reply: 
     set_owners(dispatcher.scopes.get(SETTINGS), owners)
     dispatcher.message.outer_middleware(bind)  # type: ignore[arg-type]  # a Context is an EventContext
     dispatcher.event.outer_middleware(bind)
+    install_explanations(dispatcher)  # a DEBUG line for each message no handler took, with why
     if state_store is not None:  # ctx.chat_state / ctx.user_state in the session store (whatsapp/bot/persist.py)
         dispatcher.message.outer_middleware(PersistentState(state_store))
     if error_reply is not None:
