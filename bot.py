@@ -3,7 +3,9 @@
 Configuration comes from the environment and `.env` (see `.env.example` and `botconfig.py`).
 SIGTERM / SIGINT stop taking new messages for the handlers, let the running ones finish and send
 their replies (BOT_SHUTDOWN_GRACE, 8 s by default), then close the socket (never a logout), flush the
-store and exit 0 — all inside the stop windows of Railway (drainingSeconds) and Heroku (30 s). A crash
+store and exit 0 — all inside the stop windows of Railway (drainingSeconds) and Heroku (30 s).
+SIGHUP reloads the plugins (edited files run again) on the same connection; a plugin that fails to
+load keeps the previous set. A crash
 exits non-zero, so a platform restart policy of "on failure" restarts only what should be restarted.
 
 Exit codes: 0 deliberate stop (signal, replaced by another instance, lease lost);
@@ -34,7 +36,7 @@ from botstatus import StatusBoard, StatusServer
 from storage.errors import WrongEncryptionKeyError
 from whatsapp import events
 from whatsapp.auth import AuthState
-from whatsapp.bot import Dispatcher, install, load_plugins
+from whatsapp.bot import Dispatcher, install, load_plugins, reload_plugins
 from whatsapp.client import Client
 from whatsapp.errors import WhatsAppError
 from whatsapp.media_http import MediaOptions, MiB
@@ -184,7 +186,8 @@ def attach_plugins(config: BotConfig, client: Client) -> Dispatcher:
     )
     loaded = load_plugins(*config.plugin_packages)
     dispatcher.include_routers(*(plugin.router for plugin in loaded))
-    install(dispatcher, owners=config.owners, error_reply=config.error_reply)  # !help, F.owner/F.admin, BOT_ERROR_REPLY
+    # !help, !id, !status, F.owner/F.admin, BOT_ERROR_REPLY; chat and user state kept in the session store
+    install(dispatcher, owners=config.owners, error_reply=config.error_reply, state_store=client.auth)
     if loaded:
         logger.info("plugins loaded: {}", ", ".join(plugin.name for plugin in loaded))
     return dispatcher.attach()
@@ -205,8 +208,19 @@ async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
     stop = asyncio.Event()
     signals_seen = 0
 
+    reloading: set[asyncio.Task[object]] = set()  # strong references: a reload task is not collected midway
+
     def on_signal(signum: int) -> None:
         nonlocal signals_seen
+        if signum == signal.SIGHUP:
+            if dispatcher is None or stop.is_set():
+                logger.info("SIGHUP received: no plugins to reload yet (or stopping); ignored")
+                return
+            logger.info("SIGHUP received: reloading the plugins; the connection stays")
+            task: asyncio.Task[object] = loop.create_task(reload_plugins(dispatcher, config.plugin_packages))
+            reloading.add(task)
+            task.add_done_callback(reloading.discard)
+            return
         signals_seen += 1
         name = signal.Signals(signum).name
         if signals_seen == 1:
@@ -222,7 +236,7 @@ async def run_bot(config: BotConfig, reset_session: bool = False) -> int:
         if not loop.is_closed():
             loop.call_soon_threadsafe(on_signal, signum)
 
-    # SIGHUP (a closed terminal, some supervisors) stops like SIGTERM: the lease is released, not abandoned.
+    # SIGHUP is the daemons' "reload your configuration": here the plugins, on the same connection.
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, handler)
 
@@ -338,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(config.log_level, config.log_format)
     for name in config.unknown_variables:
         logger.warning("{} is set but no BOT_* variable has that name (a typo?); ignored", name)
+    for old, new in config.deprecated_variables:
+        logger.warning("{} is deprecated: rename it {} (same format; when both are set, {} is used)", old, new, new)
     if (problem := check_auth_dir(config.auth_dir)) is not None:
         sys.stderr.write(f"configuration error: AUTH_DIR: {problem}\n")
         return EXIT_CONFIG

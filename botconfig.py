@@ -28,7 +28,7 @@ LOG_FORMATS = ("text", "json")
 BOT_VARIABLES = frozenset({
     "BOT_PREFIXES", "BOT_STALE_AFTER", "BOT_MAX_CONCURRENCY", "BOT_HANDLER_TIMEOUT", "BOT_SHUTDOWN_GRACE",
     "BOT_MAX_DOWNLOAD_MB", "BOT_PLUGINS", "BOT_READ_RECEIPTS", "BOT_REJECT_CALLS", "BOT_SELF_COMMANDS",
-    "BOT_OWNERS", "BOT_ERROR_REPLY",
+    "BOT_OWNERS", "BOT_ERROR_REPLY",  # BOT_OWNERS: the former name of OWNER_NUMBERS, still read (deprecated)
 })
 DEFAULT_ERROR_REPLY = "Sorry, that command failed."  # BOT_ERROR_REPLY: "off" sends nothing
 PHONE_SEPARATORS = " -().\t"  # as users copy a number from their contacts: "+1 (555) 000-1111"
@@ -54,6 +54,7 @@ class BotConfig:
     log_level: str = "INFO"
     log_format: str = "text"  # LOG_FORMAT: text, or json (one object per line)
     unknown_variables: tuple[str, ...] = ()  # BOT_* variables set but not read by the bot (typos)
+    deprecated_variables: tuple[tuple[str, str], ...] = ()  # (old name set, its new name): warned at start
     presence: str = "available"
     push_name: str | None = None
     mongodb_uri: str | None = None
@@ -74,7 +75,7 @@ class BotConfig:
     signed_prekey_rotation_days: float = 7.0  # SIGNED_PREKEY_ROTATION_DAYS: 0 never rotates
     status_port: int | None = None  # STATUS_PORT, else PORT (Railway, Heroku web): the status page's port
     status_token: str | None = None  # STATUS_TOKEN: wanted by the status page when set (a secret)
-    owners: tuple[str, ...] = ()  # BOT_OWNERS: phone numbers that pass F.owner (besides the account itself)
+    owners: tuple[str, ...] = ()  # OWNER_NUMBERS (formerly BOT_OWNERS): numbers passing F.owner, besides the account
     error_reply: str | None = DEFAULT_ERROR_REPLY  # BOT_ERROR_REPLY: sent when a command fails; None: nothing
 
     def __repr__(self) -> str:  # the URI may hold a password, the key is a secret
@@ -202,11 +203,16 @@ class BotConfig:
         status_token = get("STATUS_TOKEN")
         if status_token is not None and (len(status_token) < 8 or any(c.isspace() for c in status_token)):
             raise ConfigError("STATUS_TOKEN", "at least 8 characters, no spaces (e.g. from `openssl rand -hex 16`)")
-        raw_owners = get("BOT_OWNERS") or ""  # "+1 555 000 1111, 15550002222": commas when numbers have spaces
+        # OWNER_NUMBERS is the documented name (the issue's); BOT_OWNERS, its first name, is read when it is
+        # the only one set, and warned about either way.
+        owners_name = "BOT_OWNERS" if get("OWNER_NUMBERS") is None and get("BOT_OWNERS") is not None else (
+            "OWNER_NUMBERS")
+        deprecated = (("BOT_OWNERS", "OWNER_NUMBERS"),) if get("BOT_OWNERS") is not None else ()
+        raw_owners = get(owners_name) or ""  # "+1 555 000 1111, 15550002222": commas when numbers have spaces
         owners = tuple(n.translate({ord(c): None for c in PHONE_SEPARATORS}).removeprefix("+")
                        for n in (raw_owners.split(",") if "," in raw_owners else raw_owners.split()) if n.strip())
         if any(not n.isdigit() or not 7 <= len(n) <= 15 for n in owners):
-            raise ConfigError("BOT_OWNERS", "phone numbers in international format, separated by commas or spaces")
+            raise ConfigError(owners_name, "phone numbers in international format, separated by commas or spaces")
         error_reply = get("BOT_ERROR_REPLY") or DEFAULT_ERROR_REPLY
         return cls(
             status_port=status_port,
@@ -231,6 +237,7 @@ class BotConfig:
             log_level=log_level,
             log_format=log_format,
             unknown_variables=tuple(sorted(n for n in env if n.startswith("BOT_") and n not in BOT_VARIABLES)),
+            deprecated_variables=deprecated,
             presence=presence,
             push_name=get("WA_PUSH_NAME"),
             mongodb_uri=mongodb_uri,

@@ -273,11 +273,13 @@ class SessionStore(MongoSync, AuthState):
             await asyncio.sleep(self.config.lease_poll_interval)
         if waited:
             logger.info("session {}: the other process stopped; reloading the session it left", self.session_id)
+        plain = self._plain_copies()  # as loaded: a take-over below may already re-encrypt MongoDB's copy
         if self._keeper is None:
             async with self._lock:
                 await self._reload(None)
                 self._lease = "held"
             logger.info("session {}: local lock taken on {}", self.session_id, self._folder.dir)
+            await self._seal_plain_copies(plain)
             return
         token = await self._keeper.wait()
         async with self._lock:
@@ -290,6 +292,26 @@ class SessionStore(MongoSync, AuthState):
             self._keeper.start_renewal()
             await self._take_over()
             await self._flush_pending_status()
+        await self._seal_plain_copies(plain)
+
+    def _plain_copies(self) -> tuple[bool, bool]:
+        """(folder, MongoDB): a stored copy not sealed with SESSION_ENCRYPTION_KEY although it is set."""
+        if not self.config.encryption_key or self._state.creds is None:
+            return False, False
+        return not self._folder.encryption_matches, self._log is not None and not self._salt_matches()
+
+    async def _seal_plain_copies(self, plain: tuple[bool, bool]) -> None:
+        """SESSION_ENCRYPTION_KEY set on a plain session: both copies are rewritten sealed now, not at the next
+        unit of work (which may be hours away on a quiet bot), so the key protects the session from the start."""
+        if not any(plain):
+            return
+        if any(self._plain_copies()) and self._state.creds is not None:
+            creds = self._state.creds
+            await self._write_locked(lambda version, lineage: Change(version, lineage, creds, {}))
+        sealed = [name for name, was, now in zip(("the folder", "MongoDB"), plain, self._plain_copies(), strict=True)
+                  if was and not now]
+        logger.info("session {}: SESSION_ENCRYPTION_KEY is set and the stored session was in plain text: {} "
+                    "encrypted now", self.session_id, " and ".join(sealed) or "nothing could be")
 
     async def _flush_pending_status(self) -> None:
         if not self._mongo_online:

@@ -4,7 +4,11 @@ per-chat and per-user state, scheduled jobs and the reply when a command fails."
 from __future__ import annotations
 
 import asyncio
+import re
+from dataclasses import replace
 from typing import Any
+
+from loguru import logger
 
 from tests.bot_support import FakeClient, received
 from whatsapp.bot import Context, Cooldown, Dispatcher, F, JobContext, Router, install
@@ -41,8 +45,11 @@ async def test_help_lists_commands_with_descriptions_and_describes_one() -> None
     await dispatcher.process(received("!help w"))
     await dispatcher.process(received("!help nope"))
     listing, one, missing = texts(dispatcher.client)  # type: ignore[arg-type]
-    assert listing.splitlines() == ["Commands:", "!help — Lists the commands; `help NAME` describes one.",
-                                    "!quiet", "!weather — Today's weather."]
+    assert listing.splitlines() == [
+        "Commands:", "!help — Lists the commands; `help NAME` describes one.",
+        "!id — The chat's and your ids (phone number and LID): what OWNER_NUMBERS and filters use.", "!quiet",
+        "!status — Whether the bot is connected, how long it has been up, handler calls and failures.",
+        "!weather — Today's weather."]
     assert one.startswith("!weather: Today's weather.") and "Usage: !weather CITY" in one and "Aliases: w" in one
     assert missing.startswith("No command 'nope'")
 
@@ -94,7 +101,7 @@ async def test_owner_and_admin_filters() -> None:
         await ctx.reply("admin ok")
 
     dispatcher = bot(router, client=GroupClient(), owners=["+15550001111"])
-    await dispatcher.process(received("!shutdown", sender="15550001111:3@s.whatsapp.net"))  # a BOT_OWNERS number
+    await dispatcher.process(received("!shutdown", sender="15550001111:3@s.whatsapp.net"))  # an OWNER_NUMBERS number
     await dispatcher.process(received("!shutdown", sender="16660001111@s.whatsapp.net"))  # not an owner
     await dispatcher.process(received("!shutdown", "7@s.whatsapp.net", sender="7@s.whatsapp.net",
                                       from_me=True))  # the account itself
@@ -184,3 +191,60 @@ async def test_a_failing_command_gets_the_error_reply_and_is_still_counted() -> 
     quiet = bot(router, error_reply=None)
     await quiet.process(received("!boom"))
     assert texts(quiet.client) == []  # type: ignore[arg-type]
+
+
+async def test_id_answers_chat_and_sender_with_phone_number_and_lid() -> None:
+    client = FakeClient()
+    dispatcher = bot(client=client)
+    event = replace(received("!id", "1-2@g.us", sender="100000000000009:4@lid", group=True),
+                    sender_alt=JID.parse("15550009999@s.whatsapp.net"))
+    await dispatcher.process(event)
+    await dispatcher.process(received("!id", "15550001111@s.whatsapp.net", sender="15550001111@s.whatsapp.net"))
+    group, private = texts(client)
+    assert group.splitlines() == ["chat: 1-2@g.us", "sender: 100000000000009@lid (device 4)",
+                                  "  (phone +15550009999, LID 100000000000009@lid)"]
+    assert private.splitlines() == ["chat: 15550001111@s.whatsapp.net", "  (phone +15550001111, LID unknown)",
+                                    "sender: 15550001111@s.whatsapp.net", "  (phone +15550001111, LID unknown)"]
+
+
+async def test_status_says_connected_uptime_and_calls_and_plugins_may_replace_id_and_status() -> None:
+    client = FakeClient()
+    client.connected = True  # type: ignore[attr-defined]
+    dispatcher = bot(client=client)
+    await dispatcher.process(received("!status"))
+    assert re.fullmatch(r"connected; up \d+s; \d+ handler calls, 0 failed", texts(client)[0])
+
+    own = Router(name="mine")
+
+    @own.command("id")
+    async def my_id(ctx: Context) -> None:
+        await ctx.reply("mine")
+
+    other = FakeClient()
+    replaced = bot(own, client=other)
+    await replaced.process(received("!id"))
+    await replaced.process(received("!status"))
+    assert texts(other)[0] == "mine" and texts(other)[1].startswith("not connected; up ")
+
+
+async def test_every_ignored_message_is_logged_at_debug_with_why() -> None:
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(f"{m.record['level'].name} {m.record['message']}"), level="DEBUG")
+    try:
+        router = Router(name="guarded")
+
+        @router.command("secret", F.group)
+        async def secret(ctx: Context) -> None:
+            await ctx.reply("ok")
+
+        dispatcher = bot(router)
+        for event in (received("!ping", from_me=True, message_id="own"), received("!secret", message_id="filtered"),
+                      received("!nope", message_id="unknown"), received("hello", message_id="chatter"),
+                      received(None, message_id="empty"), received("!id", message_id="answered")):
+            await dispatcher.process(event)
+    finally:
+        logger.remove(sink)
+    ignored = {line.split()[2]: line for line in lines if line.startswith("DEBUG message ") and " ignored: " in line}
+    assert sorted(ignored) == ["chatter", "empty", "filtered", "own", "unknown"]
+    assert "sent from this account" in ignored["own"] and "refused by its filters" in ignored["filtered"]
+    assert "'!nope' is not a known command" in ignored["unknown"] and "no text" in ignored["empty"]

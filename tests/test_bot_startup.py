@@ -1,5 +1,5 @@
 """What the daemon checks and says at start: configuration cases, the session folder, the first INFO lines,
-the JSON log format, SIGHUP."""
+the JSON log format, SIGINT."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def test_json_log_format_is_one_object_per_line(tmp_path: Path) -> None:
     assert "time" in first and second["level"] == "ERROR" and "ValueError: boom" in second["exception"]
 
 
-async def test_sighup_stops_like_sigterm_and_releases_the_lease(tmp_path: Path) -> None:
+async def test_sigint_stops_like_sigterm_and_releases_the_lease(tmp_path: Path) -> None:
     async with EmulatedServer() as server:
         server.create_account(PHONE)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WA_", "MONGODB", "SESSION_", "BOT_"))}
@@ -123,12 +123,33 @@ async def test_sighup_stops_like_sigterm_and_releases_the_lease(tmp_path: Path) 
             bot = await launch(bots, env)
             await server.account(PHONE).phone.scan_qr((await bot.wait_line(QR_LINE)).group(3))
             await bot.wait_line(ONLINE)
-            await stop_gracefully(bot, signal.SIGHUP)
-            assert any("SIGHUP received" in line for line in bot.lines)
+            await stop_gracefully(bot, signal.SIGINT)  # SIGHUP reloads the plugins: tests/test_bot_reload.py
+            assert any("SIGINT received" in line for line in bot.lines)
             again = await launch(bots, env)  # the folder lease was released: no wait for it
             await again.wait_line(ONLINE, timeout=15)
             assert not any("waiting" in line and "lease" in line for line in again.lines), again.tail()
             await stop_gracefully(again)
+        finally:
+            for started in bots:
+                await started.kill()
+
+
+async def test_wrong_root_key_gets_one_hint_line_while_it_retries(tmp_path: Path) -> None:
+    async with EmulatedServer() as server:
+        server.create_account(PHONE)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("WA_", "MONGODB", "SESSION_", "BOT_"))}
+        wrong = bytes(31) + b"\x09"  # 32 bytes, not the emulator's root key
+        env.update(WA_URL=server.url, WA_ROOT_KEY=wrong.hex(), AUTH_DIR=str(tmp_path / "auth"), SESSION_ID="test",
+                   PYTHONUNBUFFERED="1")
+        bots: list[BotProcess] = []
+        try:
+            bot = await launch(bots, env)
+            hint = await bot.wait_line("certificate chain did not verify", timeout=15)
+            assert "check WA_ROOT_KEY" in hint.string and "ERROR" in hint.string
+            await bot.wait_line("handshake failed", timeout=15, start=bot.lines.index(hint.string) + 1)
+            assert sum("certificate chain did not verify" in line for line in bot.lines) == 1, bot.tail()
+            assert not any(QR_LINE.search(line) for line in bot.lines)
+            await stop_gracefully(bot)
         finally:
             for started in bots:
                 await started.kill()

@@ -39,6 +39,7 @@ def test_qr_png_round_trips_to_the_qr_matrix() -> None:
 
 @pytest.mark.parametrize(("env", "problem"), [({"PORT": "99999"}, "PORT"), ({"STATUS_PORT": "http"}, "STATUS_PORT"),
                                               ({"STATUS_TOKEN": "short"}, "STATUS_TOKEN"),
+                                              ({"OWNER_NUMBERS": "12ab"}, "OWNER_NUMBERS"),
                                               ({"BOT_OWNERS": "12ab"}, "BOT_OWNERS")])
 def test_status_configuration_errors_name_the_variable(env: dict[str, str], problem: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -48,10 +49,18 @@ def test_status_configuration_errors_name_the_variable(env: dict[str, str], prob
 
 def test_status_port_prefers_status_port_and_token_is_not_in_repr() -> None:
     config = BotConfig.from_env({"PORT": "80", "STATUS_PORT": "8081", "STATUS_TOKEN": "s3cret-token",
-                                 "BOT_OWNERS": "+1 555 000 1111, 15550002222", "BOT_ERROR_REPLY": "off"})
+                                 "OWNER_NUMBERS": "+1 555 000 1111, 15550002222", "BOT_ERROR_REPLY": "off"})
     assert config.status_port == 8081 and config.status_token == "s3cret-token"
     assert config.owners == ("15550001111", "15550002222") and config.error_reply is None
-    assert "s3cret" not in repr(config)
+    assert "s3cret" not in repr(config) and config.deprecated_variables == ()
+
+
+def test_bot_owners_is_the_deprecated_alias_of_owner_numbers() -> None:
+    alias = BotConfig.from_env({"BOT_OWNERS": "15550001111"})
+    assert alias.owners == ("15550001111",) and alias.deprecated_variables == (("BOT_OWNERS", "OWNER_NUMBERS"),)
+    assert "BOT_OWNERS" not in alias.unknown_variables
+    both = BotConfig.from_env({"BOT_OWNERS": "15550001111", "OWNER_NUMBERS": "15550002222"})
+    assert both.owners == ("15550002222",) and both.deprecated_variables == (("BOT_OWNERS", "OWNER_NUMBERS"),)
 
 
 async def test_board_pairing_then_connected_and_token(tmp_path: Path) -> None:

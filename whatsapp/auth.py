@@ -38,6 +38,7 @@ class KeyType(StrEnum):
     EVENT = "event"  # id: stable event id (whatsapp/eventlog.py); value: JSON, pending event or handled mark
     SENT_MESSAGE = "sent-message"  # id: message id (whatsapp/sentstore.py); value: JSON
     CONTACT = "contact"  # id: user JID (whatsapp/contacts.py); value: JSON {"name": push name, "t": learned}
+    BOT_STATE = "bot-state"  # id: "chat-<JID>" or "user-<JID>" (whatsapp/bot/persist.py); value: JSON {router: {..}}
 
 
 class ConnectionStatus(StrEnum):

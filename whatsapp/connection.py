@@ -27,7 +27,15 @@ from whatsapp import events
 from whatsapp.auth import AuthState, ConnectionStatus
 from whatsapp.binary import Node
 from whatsapp.context import Clock, Emit, Sleep
-from whatsapp.errors import ConnectionGone, HandshakeError, IqTimeout, KeepaliveFailed, SocketClosed, WhatsAppError
+from whatsapp.errors import (
+    CertificateError,
+    ConnectionGone,
+    HandshakeError,
+    IqTimeout,
+    KeepaliveFailed,
+    SocketClosed,
+    WhatsAppError,
+)
 from whatsapp.iq import IqTracker, check_iq_result
 from whatsapp.jid import SERVER_JID
 from whatsapp.keepalive import KeepaliveTiming, run_keepalive
@@ -103,6 +111,7 @@ class Connection:
         self.policy = policy
         self._emit = emit
         self._clock = clock
+        self._certificate_hint_given = False  # the WA_ROOT_KEY hint is logged at the first chain failure only
         self._on_stanza = on_stanza
         self._on_connecting = on_connecting
         self._sleep: Sleep = sleep or clock.sleep  # how a reconnect delay is waited out
@@ -286,6 +295,15 @@ class Connection:
             )
         except asyncio.CancelledError:
             raise
+        except CertificateError as exc:
+            # Retried like a network failure (a TLS-intercepting proxy can come and go), but a wrong root key
+            # never heals by itself: say what to check, once per process, rather than retry in silence.
+            if not self._certificate_hint_given:
+                self._certificate_hint_given = True
+                logger.error("the server's certificate chain did not verify ({}): check WA_ROOT_KEY (unset for "
+                             "WhatsApp; the emulator prints its own root key at start) and WA_URL, or a proxy that "
+                             "intercepts the connection; retrying", exc)
+            return DisconnectReason.network(f"handshake failed: {exc}")
         except HandshakeError as exc:
             return DisconnectReason.network(f"handshake failed: {exc}")
         except Exception as exc:  # OSError, TimeoutError, websockets.InvalidHandshake/InvalidStatus, ...

@@ -21,9 +21,9 @@ and attaches it to the client. Public names:
 - `F`, `Filter`, `MagicFilter`: filters combined with `&`, `|`, `~`.
 - `Context` (commands and messages), `EventContext` (other events): what a handler gets.
 - `Middleware`, `Timing`, `Cooldown`: code around handlers, and two built-in ones.
-- `install`: `!help` (`help_text`), F.owner/F.admin (`BOT_OWNERS`), `ErrorReply` (BOT_ERROR_REPLY);
+- `install`: `!help` (`help_text`), `!id`, `!status`, F.owner/F.admin (`OWNER_NUMBERS`), `ErrorReply` (BOT_ERROR_REPLY);
   `@router.every(seconds)` jobs get a `JobContext`; `ctx.chat_state`/`ctx.user_state` are bounded per-chat/user dicts.
-- `load_plugins`, `Plugin`: discovery of a package's plugin modules.
+- `load_plugins`, `Plugin`: discovery of a package's plugin modules; `reload_plugins` (SIGHUP) loads them anew.
 - `CommandRoute`, `MessageRoute`, `EventRoute`, `ParsedCommand`, `parse_command`: the records behind
   the decorators (for a help command or tests).
 """
@@ -35,6 +35,7 @@ from whatsapp.bot.dispatcher import Dispatcher
 from whatsapp.bot.filters import F, Filter, MagicFilter
 from whatsapp.bot.loader import Plugin, load_plugins
 from whatsapp.bot.middleware import Cooldown, Middleware, Timing
+from whatsapp.bot.reload import reload_plugins
 from whatsapp.bot.router import CommandRoute, EventRoute, MessageRoute, Router
 from whatsapp.bot.schedule import JobContext
 
@@ -61,4 +62,5 @@ __all__ = [
     "install",
     "load_plugins",
     "parse_command",
+    "reload_plugins",
 ]

@@ -1,6 +1,6 @@
 """Who may run a command: `F.owner` and `F.admin`, filters that need to know the bot, not only the message.
 
-    @router.command("restart", F.owner)          # the account itself, or a number in BOT_OWNERS
+    @router.command("restart", F.owner)          # the account itself, or a number in OWNER_NUMBERS
     @router.command("kick", F.group & F.admin)   # a group admin (from the group's metadata)
 
 A filter is called with the event alone, so `bind` (an outer middleware that `install` puts on the

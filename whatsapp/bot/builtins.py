@@ -1,4 +1,5 @@
-"""What a bot gets besides its plugins: `!help`, F.owner/F.admin's binding, and a reply when a command fails.
+"""What a bot gets besides its plugins: `!help`, `!id` and `!status` (whatsapp/bot/info.py), F.owner/F.admin's
+binding, and a reply when a command fails.
 
     install(dispatcher, owners=["15551234567"], error_reply="Sorry, that command failed.")
 
@@ -6,6 +7,7 @@
   and the aliases. It is generated from the routers at each call (a reloaded plugin shows at once), and
   installed only when no plugin has a `help` command of its own.
 - F.owner and F.admin (whatsapp/bot/access.py) need the message's context: `install` binds it.
+- `state_store`: ctx.chat_state and ctx.user_state kept in that auth state (whatsapp/bot/persist.py).
 - `error_reply`: a command whose handler raises gets this short answer (never the exception's text, which
   may say more than a contact should read); the failure is still logged and counted by the Dispatcher.
   None sends nothing. A handler that times out is cancelled, so it gets no answer either.
@@ -19,8 +21,12 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from whatsapp.auth import AuthState
 from whatsapp.bot.access import SETTINGS, bind, set_owners
 from whatsapp.bot.context import Context
+from whatsapp.bot.ignored import install_explanations
+from whatsapp.bot.info import info_router
+from whatsapp.bot.persist import PersistentState
 from whatsapp.bot.router import CommandRoute, Router
 from whatsapp.errors import WhatsAppError
 
@@ -89,13 +95,19 @@ def help_router(dispatcher: Dispatcher) -> Router:
 
 
 def install(dispatcher: Dispatcher, *, owners: Iterable[str] = (), error_reply: str | None = DEFAULT_ERROR_REPLY,
-            with_help: bool = True) -> Dispatcher:
-    """Owners for F.owner, the context binding for F.owner/F.admin, the error reply and `!help`."""
+            with_help: bool = True, state_store: AuthState | None = None) -> Dispatcher:
+    """Owners for F.owner, the context binding for F.owner/F.admin, the error reply, `!help`, `!id`, `!status`."""
     set_owners(dispatcher.scopes.get(SETTINGS), owners)
     dispatcher.message.outer_middleware(bind)  # type: ignore[arg-type]  # a Context is an EventContext
     dispatcher.event.outer_middleware(bind)
+    install_explanations(dispatcher)  # a DEBUG line for each message no handler took, with why
+    if state_store is not None:  # ctx.chat_state / ctx.user_state in the session store (whatsapp/bot/persist.py)
+        dispatcher.message.outer_middleware(PersistentState(state_store))
     if error_reply is not None:
         dispatcher.message.middleware(ErrorReply(error_reply))
-    if with_help and not any("help" in route.names for _, route in dispatcher.command_routes()):
+    taken = {name for _, route in dispatcher.command_routes() for name in route.names}
+    if with_help and "help" not in taken:
         dispatcher.include_router(help_router(dispatcher))
+    if with_help and not {"id", "status"} <= taken:  # `!id`, `!status` (whatsapp/bot/info.py), unless a plugin's
+        dispatcher.include_router(info_router(dispatcher, taken))
     return dispatcher

@@ -7,7 +7,9 @@ parsed command, `reply`/`send`); a `router.on(EventType)` handler gets an `Event
 process never see each other's state, and a reloaded plugin keeps its state: it is keyed by the
 router's name). `ctx.chat_state` and `ctx.user_state` are the same per chat and per user (the account,
 whichever device wrote): in memory, at most `Scopes.MAX_KEYS` chats (or users) per router, the least
-recently used forgotten first. `ctx.data` is filled by middlewares for the handlers they wrap, as aiogram's data.
+recently used forgotten first; with `install(..., state_store=)` (bot.py) also in the session store, read
+before and written after the handlers (whatsapp/bot/persist.py). `ctx.data` is filled by middlewares for
+the handlers they wrap, as aiogram's data.
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ class Scopes:
             entries.popitem(last=False)
         return entries[key]
 
+    def holders(self, kind: str, key: str) -> dict[str, dict[str, object]]:
+        """Every router's dict of `key` for `kind` ("chat", "user") held in memory now, by router name;
+        creates none (what the persistent state saves after a handler)."""
+        return {owner[1]: entries[key] for owner, entries in self._keyed.items()
+                if isinstance(owner, tuple) and len(owner) == 2 and owner[0] == kind and key in entries}
+
 
 @dataclass(slots=True, eq=False)
 class EventContext(Generic[E_co]):
@@ -90,12 +98,12 @@ class Context(EventContext[MessageReceived]):
 
     @property
     def chat_state(self) -> dict[str, object]:
-        """This router's state for this chat (bounded, in memory)."""
+        """This router's state for this chat (bounded; persisted when the bot has a state store)."""
         return self.scopes.keyed(("chat", self.router), str(self.event.chat.to_non_ad()))
 
     @property
     def user_state(self) -> dict[str, object]:
-        """This router's state for the sender's account, in any chat (bounded, in memory)."""
+        """This router's state for the sender's account, in any chat (bounded; persisted likewise)."""
         return self.scopes.keyed(("user", self.router), f"{self.event.sender.user}@{self.event.sender.server}")
 
     @property

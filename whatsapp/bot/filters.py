@@ -246,7 +246,7 @@ class _Root(MagicFilter):
 
     @property
     def owner(self) -> Filter:
-        """Sent by this account or a BOT_OWNERS number (whatsapp/bot/access.py)."""
+        """Sent by this account or an OWNER_NUMBERS number (whatsapp/bot/access.py)."""
         from whatsapp.bot.access import OWNER  # access builds on Filter: imported when first asked for
 
         return OWNER

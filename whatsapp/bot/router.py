@@ -256,6 +256,16 @@ class Router:
         for router in routers:
             self.include_router(router)
 
+    def replace_routers(self, routers: Sequence[Router]) -> None:
+        """Put `routers` in place of the included ones in one assignment (a plugin reload): a message being
+        routed meanwhile walks the old list or the new one, never a mix."""
+        for router in routers:
+            if not isinstance(router, Router):
+                raise TypeError(f"replace_routers() takes Routers, got {router!r}")
+            if router is self or any(r is self for r, _ in router.walk()):
+                raise ValueError(f"{router!r} includes {self!r}: routers cannot include each other in a cycle")
+        self._routers = list(dict.fromkeys(routers))
+
     def walk(self) -> Iterator[tuple[Router, tuple[Router, ...]]]:
         """This router and every router below it, depth first, each once, with its path from here."""
         seen: set[int] = set()

@@ -63,6 +63,10 @@ class Scheduler:
         self.failures = 0
         self._tasks: list[asyncio.Task[None]] = []
 
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
     def start(self) -> None:
         """Start every job of the tree (once; without a running loop, nothing: a sync test's attach)."""
         if self._tasks:
