@@ -22,7 +22,8 @@ and attaches it to the client. Public names:
 - `Context` (commands and messages), `EventContext` (other events): what a handler gets.
 - `Middleware`, `Timing`, `Cooldown`: code around handlers, and two built-in ones.
 - `install`: `!help` (`help_text`), `!id`, `!status`, F.owner/F.admin (`OWNER_NUMBERS`), `ErrorReply` (BOT_ERROR_REPLY);
-  `@router.every(seconds)` jobs get a `JobContext`; `ctx.chat_state`/`ctx.user_state` are bounded per-chat/user dicts.
+  `@router.every(seconds)` and `@router.cron("0 9 * * 1-5")` jobs get a `JobContext`;
+  `ctx.chat_state`/`ctx.user_state` are bounded per-chat/user dicts.
 - `load_plugins`, `Plugin`: discovery of a package's plugin modules; `reload_plugins` (SIGHUP) loads them anew.
 - `CommandRoute`, `MessageRoute`, `EventRoute`, `ParsedCommand`, `parse_command`: the records behind
   the decorators (for a help command or tests).

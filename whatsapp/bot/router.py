@@ -25,11 +25,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Generic, TypeVar
 
 from loguru import logger
 
 from whatsapp.bot.context import Context, EventContext
+from whatsapp.bot.cron import CronSpec
 from whatsapp.bot.filters import Filter
 from whatsapp.bot.middleware import Middleware
 from whatsapp.bot.schedule import Job, JobCallback
@@ -221,6 +223,20 @@ class Router:
         def register(callback: JC) -> JC:
             if not any(job.callback is callback for job in self.jobs):
                 self.jobs.append(Job(callback, float(seconds), name or f"{self.name}.{callback_name(callback)}", first))
+            return callback
+
+        return register
+
+    def cron(self, line: str, *, name: str | None = None, tz: tzinfo = UTC) -> Callable[[JC], JC]:
+        """Register a job run at the times of a cron line (`"*/15 9-17 * * 1-5"`, `@daily`; whatsapp/bot/cron.py)
+        in `tz` (UTC by default), while connected; it gets a JobContext. A bad line raises ValueError here."""
+        spec = CronSpec.parse(line)
+        spec.next_after(datetime.now(UTC), tz)  # a line that never fires (31 February) is refused now
+
+        def register(callback: JC) -> JC:
+            if not any(job.callback is callback for job in self.jobs):
+                label = name or f"{self.name}.{callback_name(callback)}"
+                self.jobs.append(Job(callback, 60.0, label, cron=spec, tz=tz))
             return callback
 
         return register

@@ -1,4 +1,5 @@
-"""Scheduled jobs: `@router.every(seconds)` runs a coroutine periodically while the bot is connected.
+"""Scheduled jobs: `@router.every(seconds)` and `@router.cron("0 9 * * 1-5")` run a coroutine while the bot
+is connected, every so many seconds or at the wall-clock times of a cron line (whatsapp/bot/cron.py).
 
     @router.every(3600, name="digest")
     async def digest(job: JobContext) -> None:
@@ -16,11 +17,13 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from whatsapp.bot.context import Scopes
+from whatsapp.bot.cron import CronSpec
 from whatsapp.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
@@ -52,6 +55,14 @@ class Job:
     seconds: float
     name: str
     first: float | None = None  # seconds before the first run; None: one interval
+    cron: CronSpec | None = None  # fire at these wall-clock times instead (`seconds` then bounds a run)
+    tz: tzinfo = UTC
+
+    def delay(self, now: datetime, first: bool) -> float:
+        """Seconds from `now` (aware) to the next run."""
+        if self.cron is not None:
+            return max(0.0, (self.cron.next_after(now, self.tz) - now).total_seconds())
+        return self.seconds if not first or self.first is None else self.first
 
 
 class Scheduler:
@@ -89,14 +100,14 @@ class Scheduler:
 
     async def _loop(self, router: str, job: Job) -> None:
         ctx = JobContext(self.client, self.scopes, router, job.name)
-        await asyncio.sleep(job.seconds if job.first is None else job.first)
+        await asyncio.sleep(job.delay(datetime.now(UTC), first=True))
         while True:
             if getattr(self.client, "connected", True):
                 await self._run(job, ctx)
                 ctx.runs += 1
             else:
                 logger.debug("job {}: not connected; this run is skipped", job.name)
-            await asyncio.sleep(job.seconds)
+            await asyncio.sleep(job.delay(datetime.now(UTC), first=False))
 
     async def _run(self, job: Job, ctx: JobContext) -> None:
         self.runs += 1
