@@ -8,25 +8,14 @@ from loguru import logger
 
 from whatsapp import events
 from whatsapp.bot import Context, EventContext, Router
+from whatsapp.bot.info import duration
 
 router = Router(name="uptime")
 
 OPENED_AT = "opened_at"  # key in ctx.state (per bot): time.monotonic() at the last Connected
 
 
-def format_duration(seconds: float) -> str:
-    """`3d 4h 5m`, `12m 30s`, `42s`."""
-    whole = int(seconds)
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h {minutes}m"
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m {secs}s"
-    return f"{secs}s"
+format_duration = duration  # `3d 4h 5m`, `12m 30s`, `42s`: the same wording as !status
 
 
 @router.on(events.Connected)
