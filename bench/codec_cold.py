@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 from codec import ROOT, per_call_us, stanzas
@@ -104,8 +105,8 @@ def main() -> None:
     rows = []
     for name, stanza in nodes.items():
         frame = encode_node(stanza)
-        warm_enc = per_call_us(lambda stanza=stanza: encode_node(stanza), args.seconds)
-        warm_dec = per_call_us(lambda frame=frame: decode_node(frame), args.seconds)
+        warm_enc = per_call_us(partial(encode_node, stanza), args.seconds)
+        warm_dec = per_call_us(partial(decode_node, frame), args.seconds)
         cold_enc = per_pool_us(enc_pools[name], encode_node)
         frames = [[encode_node(v) for v in pool] for pool in dec_pools[name]]
         cold_dec = per_pool_us(frames, decode_node)

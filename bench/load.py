@@ -37,6 +37,7 @@ from procstats import (
     percentile,
     reset_peak_rss,
     status_kib,
+    write_section,
 )
 
 sys.path.insert(0, str(ROOT))
@@ -163,18 +164,6 @@ def report(rows: list[Figures], args: argparse.Namespace, command: str) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def write_section(path: Path, title: str, section: str) -> None:
-    """Replace the `## title` section of the results file (or add it)."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    start = text.find(f"## {title}")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end < 0 else text[end + 1:])
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
 
 
 def main() -> None:

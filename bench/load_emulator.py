@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 import asyncio  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
+from functools import partial  # noqa: E402
 from typing import Any  # noqa: E402
 
 from loguru import logger  # noqa: E402
@@ -52,7 +53,7 @@ class Generator:
     async def grow(self, n: int) -> None:
         async def link(index: int) -> None:
             contact = await Contact.link(self.server, f"1555700{index:04d}", f"Load {index}")
-            contact.listeners.append(lambda event, i=index: self._heard(i, event))
+            contact.listeners.append(partial(self._heard, index))
             self.contacts.append(contact)
 
         first = len(self.contacts)

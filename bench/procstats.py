@@ -104,7 +104,8 @@ class Emulator:
         line = await self.proc.stdout.readline()
         if not line:
             raise RuntimeError("the emulator process ended")
-        return json.loads(line)
+        answer: dict[str, Any] = json.loads(line)
+        return answer
 
     async def command(self, cmd: str, **args: Any) -> dict[str, Any]:
         assert self.proc and self.proc.stdin
@@ -220,3 +221,15 @@ class Target:
                 await self.proc.wait()
         if self._pump_task:
             self._pump_task.cancel()
+
+
+def write_section(path: Path, title: str, section: str) -> None:
+    """Replace the `## title` section of the results file (or add it)."""
+    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
+    start = text.find(f"## {title}")
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section.rstrip("\n") + "\n" + ("" if end < 0 else "\n" + text[end + 1:])
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text.rstrip("\n") + "\n")
