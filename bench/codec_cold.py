@@ -15,15 +15,19 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
+import shlex
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from codec import ROOT, per_call_us, stanzas
+from procstats import machine, write_section
 
 from whatsapp.binary import Node, decode_node, encode_node
 from whatsapp.jid import JID
@@ -78,8 +82,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=0.5, help="time per warm figure")
     parser.add_argument("--pool", type=int, default=1000, help="unique nodes per cold round")
     parser.add_argument("--rounds", type=int, default=3, help="cold rounds (best taken), each with new values")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
+    command = "python bench/codec_cold.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     nodes = stanzas()
+
     # Both sides time the very same cold nodes: the Python pools are the ones sent to Baileys.
     def pools(n: Node) -> list[list[Node]]:
         return [[variant(n) for _ in range(args.pool)] for _ in range(args.rounds)]
@@ -127,6 +135,40 @@ def main() -> None:
         print(f"{name:30} {size:5d} | {cell(warm_enc, j.get('warm_encode_us')):>24} | "
               f"{cell(cold_enc, j.get('cold_encode_us')):>24} | {cell(warm_dec, j.get('warm_decode_us')):>24} | "
               f"{cell(cold_dec, j.get('cold_decode_us')):>24}")
+
+    keys = ("warm_encode_us", "cold_encode_us", "warm_decode_us", "cold_decode_us")
+    md = [
+        "## Codec, warm and cold (bench/codec_cold.py)",
+        "",
+        f"Command: `{command}`",
+        "",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in machine().items()),
+        "",
+        f"Microseconds per call, Python / Baileys 7 (ratio); warm: the same node again and again; cold: best of "
+        f"{args.rounds} pools of {args.pool} nodes with unique ids, JID users and timestamps, each once.",
+        "",
+        "| stanza | bytes | encode warm | encode cold | decode warm | decode cold |",
+        "|---|---|---|---|---|---|",
+    ]
+    logs: dict[str, list[float]] = {key: [] for key in keys}
+    for name, size, warm_enc, cold_enc, warm_dec, cold_dec, js in rows:
+        cells = []
+        for key, py in zip(keys, (warm_enc, cold_enc, warm_dec, cold_dec), strict=True):
+            base = (js or {}).get(key)
+            if base:
+                logs[key].append(math.log(py / base))
+                cells.append(f"{py:.2f} / {base:.2f} ({py / base:.2f}x)")
+            else:
+                cells.append(f"{py:.2f} / -")
+        md.append(f"| {name} | {size} | " + " | ".join(cells) + " |")
+    geo = [f"{math.exp(sum(v) / len(v)):.2f}x" if v else "-" for v in logs.values()]
+    md.append("| geometric mean of the ratios | | " + " | ".join(geo) + " |")
+    print()
+    print("geometric mean of the ratios: " + ", ".join(f"{k.removesuffix('_us')} {g}" for k, g in zip(keys, geo,
+                                                                                                      strict=True)))
+    if not args.no_write:
+        write_section(args.results, "Codec, warm and cold (bench/codec_cold.py)", "\n".join(md) + "\n")
+        print(f"written to {args.results}")
 
 
 if __name__ == "__main__":
