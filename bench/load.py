@@ -1,6 +1,7 @@
 """Throughput and latency under load: `python bot.py` (folder store, MongoDB) against a Baileys 7 echo bot.
 
-    .venv/bin/python bench/load.py [--k 1,10,50] [--m 20] [--targets folder,mongo,baileys] [--mongo-mode replset]
+    .venv/bin/python bench/load.py [--k 1,10,50] [--m 20] [--warmup 2] [--targets folder,mongo,baileys]
+                                   [--mongo-mode replset]
                                    [--results bench/RESULTS.md] [--no-write]
 
 K simulated contacts (our own Python clients, linked companions of K emulated accounts) each send M `!ping`s to the
@@ -13,7 +14,7 @@ one after the other in the same run, against the same emulator:
 Figures per K: answers/s (wall), p50/p95/p99 latency (send to answer received, as the contact sees it), CPU
 seconds per message of the bot process (/proc/<pid>/stat utime+stime; the MongoDB server's CPU is not counted) and
 peak RSS (VmHWM, reset before each K with /proc/<pid>/clear_refs), each with the ratio to Baileys.
-Before the timed rounds every contact sends one warm-up message (sessions established, caches primed).
+Before the timed rounds every contact sends --warmup untimed messages (sessions established, caches primed).
 The results are printed and written to --results with the machine description.
 """
 
@@ -130,7 +131,8 @@ async def run(args: argparse.Namespace) -> list[Figures]:
                 try:
                     took = await target.start()
                     print(f"{LABELS[name]}: online after {took:.1f}s (pid {target.pid}); warming up", flush=True)
-                    await emulator.command("load", target=target.phone, k=max(ks), m=1)
+                    await emulator.command("load", target=target.phone, k=max(ks), m=args.warmup)
+                    await asyncio.sleep(1.0)  # what the first messages of a contact leave behind
                     for k in ks:
                         figures = await measure(target, emulator, k, args.m)
                         rows.append(figures)
@@ -170,6 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--k", default="1,10,50", help="contact counts, comma separated")
     parser.add_argument("--m", type=int, default=20, help="messages per contact")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed messages per contact first")
     parser.add_argument("--targets", default="folder,mongo,baileys")
     parser.add_argument("--mongo-mode", default="replset", help="MongoTestServer mode (replset, standalone, ...)")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")

@@ -76,7 +76,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             mongo.uri if mongo else None)
             try:
                 await target.start()
-                await emulator.command("load", target=PHONE, k=args.contacts, m=1)  # sessions, caches
+                await emulator.command("load", target=PHONE, k=args.contacts, m=2)  # sessions, caches
                 print(f"bot.py ({args.store}) pid {target.pid}: {rate:.2f} msg/s for {args.minutes:g} min",
                       flush=True)
                 samples: list[tuple[float, float]] = []
