@@ -62,15 +62,15 @@ class PyBot:
             str(ROOT / "bot.py"),
             cwd=ROOT,
             env=self.env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,  # the bot logs to stdout (botlog.py)
+            stderr=asyncio.subprocess.STDOUT,
         )
         self._tasks = [asyncio.create_task(self._pump())]
         return started
 
     async def _pump(self) -> None:
-        assert self.proc and self.proc.stderr
-        while line := await self.proc.stderr.readline():
+        assert self.proc and self.proc.stdout
+        while line := await self.proc.stdout.readline():
             await self.lines.put(line.decode(errors="replace"))
 
     async def wait_for(self, pattern: re.Pattern[str] | str, timeout: float = 30) -> re.Match[str]:
